@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/cairn-audit/cairn/internal/server"
+)
+
+func runServe(ctx context.Context, args []string) error {
+	cfg := server.DefaultConfig()
+	fs := newFlagSet("serve", "[flags]")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for all of cairn's data")
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to serve the API, /healthz and /metrics on")
+	retention := fs.String("history-retention", "90d", "how long Event history keeps events (e.g. 90d, 2160h); 0 keeps everything")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "TLS certificate file (serve HTTPS)")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "TLS private key file")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if cfg.HistoryRetention, err = parseRetention(*retention); err != nil {
+		return err
+	}
+	cfg.RootAccountID = os.Getenv("CAIRN_ROOT_ACCOUNT_ID")
+	cfg.RootAccessKeyID = os.Getenv("CAIRN_ROOT_ACCESS_KEY_ID")
+	cfg.RootSecretAccessKey = os.Getenv("CAIRN_ROOT_SECRET_ACCESS_KEY")
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, hopts)
+	if *logFormat == "json" {
+		h = slog.NewJSONHandler(os.Stderr, hopts)
+	}
+	log := slog.New(h)
+
+	s, err := server.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	k := s.RootKey()
+	scheme := "http"
+	if cfg.TLSCertFile != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(os.Stderr, "cairn is listening on %s://%s (root account %s, access key %s)\n", scheme, s.Addr(), k.AccountID, k.AccessKeyID)
+	fmt.Fprintf(os.Stderr, "Use it with the AWS CLI:\n  export AWS_SHARED_CREDENTIALS_FILE=%s AWS_REGION=us-east-1\n  aws --endpoint-url %s://%s cloudtrail lookup-events\n", s.CredentialsPath(), scheme, s.Addr())
+	return s.Run(ctx)
+}
+
+// parseRetention reads a duration that may be given in days ("90d").
+func parseRetention(s string) (time.Duration, error) {
+	if s == "0" {
+		return 0, nil
+	}
+	var days int
+	if n, err := fmt.Sscanf(s, "%dd", &days); err == nil && n == 1 && fmt.Sprintf("%dd", days) == s {
+		if days < 0 {
+			return 0, fmt.Errorf("--history-retention must not be negative")
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--history-retention %q: use days (90d), a Go duration (2160h), or 0", s)
+	}
+	return d, nil
+}

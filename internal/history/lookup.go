@@ -1,0 +1,191 @@
+package history
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/cairn-audit/cairn/internal/event"
+	"github.com/cairn-audit/cairn/internal/ledger"
+)
+
+// Query is one LookupEvents call, already validated for shape.
+type Query struct {
+	AccountID  string
+	Region     string
+	Attr       AttrKey // AttrAll: no attribute
+	Value      string
+	Start, End *time.Time // inclusive; nil: unbounded
+	Insight    bool       // EventCategory=insight: insight events instead of management
+	MaxResults int
+	NextToken  string
+}
+
+// Page is one page of results, newest first.
+type Page struct {
+	Events    []*event.Envelope
+	NextToken string // empty on the last page
+}
+
+// Errors a query can fail with.
+var (
+	ErrInvalidTimeRange = errors.New("invalid time range")
+	ErrInvalidNextToken = errors.New("invalid next token")
+)
+
+// Searcher answers LookupEvents from the indexes and the ledger.
+type Searcher struct {
+	db        *pebble.DB
+	ledger    *ledger.Ledger
+	retention time.Duration
+	now       func() time.Time
+}
+
+// NewSearcher returns a searcher over the indexes in db (see Indexer).
+func NewSearcher(db *pebble.DB, l *ledger.Ledger, retention time.Duration) *Searcher {
+	return &Searcher{db: db, ledger: l, retention: retention, now: time.Now}
+}
+
+// Lookup runs a query.
+func (s *Searcher) Lookup(q Query) (Page, error) {
+	if q.Start != nil && q.End != nil && q.Start.After(*q.End) {
+		return Page{}, ErrInvalidTimeRange
+	}
+	if q.MaxResults <= 0 {
+		q.MaxResults = 50
+	}
+	binding := q.binding()
+	var after []byte
+	if q.NextToken != "" {
+		pos, err := decodeToken(q.NextToken, binding)
+		if err != nil {
+			return Page{}, err
+		}
+		after = pos
+	}
+	start := q.Start
+	if s.retention > 0 {
+		cut := s.now().Add(-s.retention)
+		if start == nil || start.Before(cut) {
+			start = &cut
+		}
+	}
+	if q.Attr == AttrEventID {
+		return s.byEventID(q, start)
+	}
+	cat := event.Management
+	if q.Insight {
+		cat = event.Insight
+	}
+	prefix := indexKey(nil, cat, q.AccountID, q.Region, q.Attr, q.Value)
+	lower := append([]byte(nil), prefix...)
+	if q.End != nil {
+		lower = appendPosition(lower, *q.End, ^uint64(0))
+	}
+	if after != nil {
+		// Continue just past the last key of the previous page.
+		a := append(append(append([]byte(nil), prefix...), after...), 0)
+		if bytes.Compare(a, lower) > 0 {
+			lower = a
+		}
+	}
+	var upper []byte
+	if start != nil {
+		upper = appendPosition(append([]byte(nil), prefix...), *start, 0)
+		upper = append(upper, 0)
+	} else {
+		upper = append(append([]byte(nil), prefix[:len(prefix)-1]...), prefix[len(prefix)-1]+1)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return Page{}, err
+	}
+	defer it.Close()
+	var page Page
+	var last []byte
+	for ok := it.First(); ok; ok = it.Next() {
+		if len(page.Events) == q.MaxResults {
+			page.NextToken = encodeToken(binding, last)
+			break
+		}
+		k := it.Key()
+		seq := ^binary.BigEndian.Uint64(k[len(k)-8:])
+		v, err := s.ledger.Get(seq)
+		if err != nil {
+			return Page{}, err
+		}
+		e := new(event.Envelope)
+		if err := e.UnmarshalBinary(v); err != nil {
+			return Page{}, fmt.Errorf("ledger entry %d: %w", seq, err)
+		}
+		page.Events = append(page.Events, e)
+		last = append(last[:0], k[len(prefix):]...)
+	}
+	return page, it.Error()
+}
+
+func (s *Searcher) byEventID(q Query, start *time.Time) (Page, error) {
+	seq, ok, err := s.ledger.Lookup(q.AccountID, q.Value)
+	if err != nil || !ok {
+		return Page{}, err
+	}
+	v, err := s.ledger.Get(seq)
+	if err != nil {
+		return Page{}, err
+	}
+	e := new(event.Envelope)
+	if err := e.UnmarshalBinary(v); err != nil {
+		return Page{}, err
+	}
+	want := event.Management
+	if q.Insight {
+		want = event.Insight
+	}
+	if e.Region != q.Region || e.Category != want ||
+		(start != nil && e.EventTime.Before(*start)) || (q.End != nil && e.EventTime.After(*q.End)) {
+		return Page{}, nil
+	}
+	return Page{Events: []*event.Envelope{e}}, nil
+}
+
+// binding is a digest of every parameter a NextToken must be reused with.
+// MaxResults is left out: changing the page size between pages is harmless.
+func (q Query) binding() []byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%s\x00%v\x00", q.AccountID, q.Region, q.Attr, q.Value, q.Insight)
+	for _, t := range []*time.Time{q.Start, q.End} {
+		if t == nil {
+			h.Write([]byte("-\x00"))
+		} else {
+			fmt.Fprintf(h, "%d\x00", t.UnixNano())
+		}
+	}
+	return h.Sum(nil)[:12]
+}
+
+const tokenVersion = 1
+
+func encodeToken(binding, pos []byte) string {
+	b := make([]byte, 0, 1+len(binding)+len(pos))
+	b = append(b, tokenVersion)
+	b = append(b, binding...)
+	b = append(b, pos...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeToken(tok string, binding []byte) ([]byte, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(b) != 1+len(binding)+16 || b[0] != tokenVersion {
+		return nil, ErrInvalidNextToken
+	}
+	if !bytes.Equal(b[1:1+len(binding)], binding) {
+		return nil, ErrInvalidNextToken
+	}
+	return b[1+len(binding):], nil
+}

@@ -1,0 +1,119 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/cairn-audit/cairn/internal/store"
+)
+
+func open(t *testing.T, dir string) (*Ledger, func()) {
+	t.Helper()
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.Run(ctx); close(done) }()
+	return l, func() { cancel(); <-done; db.Close() }
+}
+
+func TestAppendDedupeAndReopen(t *testing.T) {
+	dir := t.TempDir()
+	l, closeFn := open(t, dir)
+	ctx := t.Context()
+	res, err := l.Append(ctx, []Entry{
+		{Account: "111111111111", ID: "a", Value: []byte("one")},
+		{Account: "111111111111", ID: "b", Value: []byte("two")},
+		{Account: "111111111111", ID: "a", Value: []byte("one again")},
+		{Account: "222222222222", ID: "a", Value: []byte("other account")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Result{{Seq: 1}, {Seq: 2}, {Seq: 1, Duplicate: true}, {Seq: 3}}
+	for i := range want {
+		if res[i] != want[i] {
+			t.Errorf("result %d = %+v, want %+v", i, res[i], want[i])
+		}
+	}
+	closeFn()
+
+	l, closeFn = open(t, dir)
+	defer closeFn()
+	if l.Last() != 3 {
+		t.Fatalf("Last after reopen = %d, want 3", l.Last())
+	}
+	res, err = l.Append(ctx, []Entry{{Account: "111111111111", ID: "b", Value: []byte("x")}, {Account: "111111111111", ID: "c", Value: []byte("three")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0] != (Result{Seq: 2, Duplicate: true}) || res[1] != (Result{Seq: 4}) {
+		t.Fatalf("after reopen: %+v", res)
+	}
+	var got []string
+	next, err := l.Scan(1, 10, func(seq uint64, v []byte) error {
+		got = append(got, fmt.Sprintf("%d:%s", seq, v))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[1:one 2:two 3:other account 4:three]" || next != 5 {
+		t.Fatalf("scan = %v next %d", got, next)
+	}
+	if seq, ok, _ := l.Lookup("222222222222", "a"); !ok || seq != 3 {
+		t.Fatalf("Lookup = %d %v", seq, ok)
+	}
+}
+
+func TestConcurrentAppendsGetDistinctSequences(t *testing.T) {
+	l, closeFn := open(t, t.TempDir())
+	defer closeFn()
+	const writers, per = 8, 200
+	var wg sync.WaitGroup
+	seqs := make(chan uint64, writers*per)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				res, err := l.Append(t.Context(), []Entry{{Account: "111111111111", ID: fmt.Sprintf("%d-%d", w, i), Value: []byte("v")}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				seqs <- res[0].Seq
+			}
+		}()
+	}
+	wg.Wait()
+	close(seqs)
+	seen := map[uint64]bool{}
+	for s := range seqs {
+		if seen[s] {
+			t.Fatalf("sequence %d handed out twice", s)
+		}
+		seen[s] = true
+	}
+	if len(seen) != writers*per || l.Last() != writers*per {
+		t.Fatalf("got %d sequences, last %d", len(seen), l.Last())
+	}
+}
+
+func TestAppendAfterCloseFails(t *testing.T) {
+	l, closeFn := open(t, t.TempDir())
+	closeFn()
+	if _, err := l.Append(context.Background(), []Entry{{Account: "1", ID: "x", Value: nil}}); err != ErrClosed {
+		t.Fatalf("err = %v, want ErrClosed", err)
+	}
+}

@@ -1,0 +1,271 @@
+// Package server wires cairn together: it opens the stores, starts the
+// ledger and its consumers, serves the API, health and metrics, and owns
+// the order of shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cairn-audit/cairn/internal/auth"
+	"github.com/cairn-audit/cairn/internal/awsapi"
+	"github.com/cairn-audit/cairn/internal/history"
+	"github.com/cairn-audit/cairn/internal/ingest"
+	"github.com/cairn-audit/cairn/internal/ledger"
+	"github.com/cairn-audit/cairn/internal/store"
+)
+
+// Config is the configuration of `cairn serve`.
+type Config struct {
+	DataDir          string
+	Listen           string
+	HistoryRetention time.Duration // 0 keeps events forever
+	TLSCertFile      string
+	TLSKeyFile       string
+	MaxBodyBytes     int64
+	// Root credentials (CAIRN_ROOT_*); empty values are generated once.
+	RootAccountID       string
+	RootAccessKeyID     string
+	RootSecretAccessKey string
+}
+
+// DefaultConfig returns the embedded default: one data directory, loopback.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:          "./cairn-data",
+		Listen:           "127.0.0.1:4750",
+		HistoryRetention: 90 * 24 * time.Hour,
+		MaxBodyBytes:     32 << 20,
+	}
+}
+
+// Validate checks a configuration.
+func (c Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	if c.HistoryRetention < 0 {
+		return errors.New("--history-retention must not be negative")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	return nil
+}
+
+// Server is a running cairn.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	ledgerDB *pebble.DB
+	indexDB  *pebble.DB
+	ledger   *ledger.Ledger
+	dir      *auth.Directory
+	indexer  *history.Indexer
+	searcher *history.Searcher
+	auditor  *auditor
+	api      *awsapi.Server
+	registry *prometheus.Registry
+	rootKey  auth.Key
+	ln       net.Listener
+}
+
+// New opens the data directory and prepares everything; Run serves.
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	s := &Server{cfg: cfg, log: log}
+	var err error
+	if s.ledgerDB, err = store.Open(filepath.Join(cfg.DataDir, "ledger"), store.Options{CacheBytes: 256 << 20, MemTableBytes: 64 << 20}); err != nil {
+		return nil, err
+	}
+	if s.indexDB, err = store.Open(filepath.Join(cfg.DataDir, "history"), store.Options{CacheBytes: 128 << 20, MemTableBytes: 32 << 20, NoWAL: true}); err != nil {
+		s.ledgerDB.Close()
+		return nil, err
+	}
+	if s.ledger, err = ledger.New(s.ledgerDB, log); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	if s.dir, err = auth.Open(s.ledgerDB); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	if s.rootKey, err = s.dir.Bootstrap(cfg.RootAccountID, cfg.RootAccessKeyID, cfg.RootSecretAccessKey); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	if err := auth.WriteCredentials(s.CredentialsPath(), s.rootKey); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("write credentials: %w", err)
+	}
+	s.indexer = history.NewIndexer(s.indexDB, s.ledger, cfg.HistoryRetention, log)
+	s.searcher = history.NewSearcher(s.indexDB, s.ledger, cfg.HistoryRetention)
+	s.auditor = newAuditor(s.ledger, log)
+	s.registry = prometheus.NewRegistry()
+	m := newMetrics(s.registry, s.ledger, s.indexer)
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.api = &awsapi.Server{
+		Services: []*awsapi.Service{
+			{
+				Targets:     []string{"com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101", "CloudTrail_20131101"},
+				SigningName: "cloudtrail",
+				EventSource: "cloudtrail.amazonaws.com",
+				Ops: map[string]awsapi.Op{
+					"LookupEvents": history.LookupEventsOp(s.searcher),
+				},
+			},
+			{
+				Targets:     []string{ingest.Target},
+				SigningName: "cloudtrail",
+				EventSource: "cloudtrail.amazonaws.com",
+				Ops:         mergeOps(adminOps(s.dir), map[string]awsapi.Op{"PutEvents": ingest.PutEventsOp(s.ledger)}),
+			},
+		},
+		Dir:     s.dir,
+		Audit:   s.auditor.record,
+		Log:     log,
+		Now:     time.Now,
+		MaxBody: cfg.MaxBodyBytes,
+		Observe: m.observe,
+	}
+	return s, nil
+}
+
+func mergeOps(ms ...map[string]awsapi.Op) map[string]awsapi.Op {
+	out := map[string]awsapi.Op{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// CredentialsPath is the shared-credentials file of the root key.
+func (s *Server) CredentialsPath() string {
+	return filepath.Join(s.cfg.DataDir, "credentials")
+}
+
+// RootKey is the administrator's access key.
+func (s *Server) RootKey() auth.Key { return s.rootKey }
+
+// Addr is the address the server listens on, once Run has started.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return s.cfg.Listen
+	}
+	return s.ln.Addr().String()
+}
+
+// Handler is the HTTP handler: the AWS API at /, health and metrics.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"ok","ledgerSeq":%d}`+"\n", s.ledger.Last())
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	mux.Handle("/", s.api)
+	return mux
+}
+
+// Listen binds the listening socket, so that callers learn the address
+// (with port 0) before Run.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	return nil
+}
+
+// Run serves until ctx ends, then shuts down in order: stop taking calls,
+// write the audit records of the calls served, stop the ledger, let the
+// indexer finish, close the databases.
+func (s *Server) Run(ctx context.Context) error {
+	if s.ln == nil {
+		if err := s.Listen(); err != nil {
+			s.closeDBs()
+			return err
+		}
+	}
+	ledgerCtx, stopLedger := context.WithCancel(context.Background())
+	ledgerDone := make(chan error, 1)
+	go func() { ledgerDone <- s.ledger.Run(ledgerCtx) }()
+	indexCtx, stopIndex := context.WithCancel(context.Background())
+	indexDone := make(chan error, 1)
+	go func() { indexDone <- s.indexer.Run(indexCtx) }()
+	go s.auditor.run()
+
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	serveDone := make(chan error, 1)
+	go func() {
+		var err error
+		if s.cfg.TLSCertFile != "" {
+			err = hs.ServeTLS(s.ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		} else {
+			err = hs.Serve(s.ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		serveDone <- err
+	}()
+	s.log.Info("cairn serving", "listen", s.Addr(), "data_dir", s.cfg.DataDir, "ledger_seq", s.ledger.Last())
+
+	var runErr error
+	indexStopped := false
+	select {
+	case <-ctx.Done():
+	case runErr = <-serveDone:
+	case runErr = <-indexDone:
+		indexStopped = true
+		runErr = fmt.Errorf("history indexer stopped: %w", runErr)
+	}
+	s.log.Info("cairn shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutCtx); err != nil {
+		s.log.Warn("http shutdown", "err", err)
+	}
+	s.auditor.close()
+	stopLedger()
+	<-ledgerDone
+	stopIndex()
+	if !indexStopped {
+		if err := <-indexDone; err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	s.closeDBs()
+	s.log.Info("cairn stopped")
+	return runErr
+}
+
+func (s *Server) closeDBs() {
+	if s.indexDB != nil {
+		s.indexDB.Flush()
+		s.indexDB.Close()
+	}
+	if s.ledgerDB != nil {
+		s.ledgerDB.Close()
+	}
+}

@@ -1,0 +1,78 @@
+// Package store opens the Pebble databases of the embedded backend with the
+// options cairn needs. It owns no keys: each package that keeps data in a
+// database names its own key prefix, listed here so that they never collide.
+package store
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+)
+
+// Key prefixes in the ledger database.
+const (
+	PrefixLedger  = 'L' // ledger records by sequence number
+	PrefixDedupe  = 'D' // (account, eventID) → sequence number
+	PrefixCursor  = 'C' // consumer cursors
+	PrefixAccount = 'A' // accounts
+	PrefixKey     = 'K' // access keys
+)
+
+// Options tune one database.
+type Options struct {
+	// CacheBytes is the block cache size.
+	CacheBytes int64
+	// MemTableBytes is the size of one memtable.
+	MemTableBytes uint64
+	// NoWAL skips the write-ahead log. Only for databases whose writers keep
+	// their own cursor in the same database: after a crash the database is a
+	// consistent earlier state, and the writer replays from its cursor.
+	NoWAL bool
+}
+
+// Open opens (creating if needed) the Pebble database in dir.
+func Open(dir string, o Options) (*pebble.DB, error) {
+	if o.CacheBytes == 0 {
+		o.CacheBytes = 128 << 20
+	}
+	if o.MemTableBytes == 0 {
+		o.MemTableBytes = 32 << 20
+	}
+	cache := pebble.NewCache(o.CacheBytes)
+	defer cache.Unref()
+	opts := &pebble.Options{
+		Cache:                       cache,
+		MemTableSize:                o.MemTableBytes,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       24,
+		DisableWAL:                  o.NoWAL,
+		CompactionConcurrencyRange:  func() (int, int) { return 1, 2 },
+		FormatMajorVersion:          pebble.FormatNewest,
+		Logger:                      quietLogger{},
+	}
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		opts.Levels[i].BlockSize = 32 << 10
+	}
+	opts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionBalanced })
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+// quietLogger keeps Pebble's informational chatter out of cairn's logs;
+// fatal errors still stop the process.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(format string, args ...any) {
+	slog.Error("pebble", "msg", fmt.Sprintf(format, args...))
+}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...))
+}
