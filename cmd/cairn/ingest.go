@@ -117,7 +117,7 @@ func runIngest(ctx context.Context, args []string) error {
 	elapsed := time.Since(start)
 	summary := struct {
 		Files, Records, Added, AlreadyPresent, Failed, UnreadableFiles int
-		Seconds                                                         float64
+		Seconds                                                        float64
 	}{len(files), total, added, dup, failed, readErrs, elapsed.Seconds()}
 	if cf.output == "json" {
 		out, _ := json.MarshalIndent(summary, "", "  ")
@@ -136,4 +136,3 @@ func runIngest(ctx context.Context, args []string) error {
 	}
 	return nil
 }
-

@@ -169,7 +169,7 @@ func printEventTable(out lookupOutput) {
 	fmt.Fprintln(w, "EVENT TIME\tEVENT NAME\tUSERNAME\tEVENT SOURCE\tREAD ONLY\tEVENT ID")
 	for _, raw := range out.Events {
 		var e struct {
-			EventID     string  `json:"EventId"`
+			EventID     string `json:"EventId"`
 			EventName   string
 			ReadOnly    string
 			EventTime   float64

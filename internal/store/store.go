@@ -69,7 +69,7 @@ func Open(dir string, o Options) (*pebble.DB, error) {
 // fatal errors still stop the process.
 type quietLogger struct{}
 
-func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Infof(string, ...any) {}
 func (quietLogger) Errorf(format string, args ...any) {
 	slog.Error("pebble", "msg", fmt.Sprintf(format, args...))
 }
