@@ -67,6 +67,8 @@ const (
 	maxEchoLen = 1024
 )
 
+// authErr builds an AuthError. Fixed messages bypass Sprintf so that they
+// can never be misread as format strings.
 func authErr(code, format string, args ...any) *AuthError {
 	if len(args) == 0 {
 		return &AuthError{Code: code, Message: format}
@@ -74,13 +76,14 @@ func authErr(code, format string, args ...any) *AuthError {
 	return &AuthError{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// VerifySigV4 checks the Authorization header of r against body (the full request body, already read),
-// for the given expected service names (e.g. "cloudtrail"; any of them accepted), at time now with AWS's
-// 15-minute allowed skew.
+// VerifySigV4 checks the Authorization header of r against body (the full
+// request body, already read), for the given expected service names (e.g.
+// "cloudtrail"; any of them accepted), at time now with AWS's 15-minute
+// allowed skew.
 //
-// lookup must not be nil. A rejected request yields an *AuthError carrying the code and message AWS
-// would send. Any other error comes from lookup and means the request could
-// not be judged at all.
+// lookup must not be nil. A rejected request yields an *AuthError carrying
+// the code and message AWS would send. Any other error comes from lookup and
+// means the request could not be judged at all.
 //
 // Only the Authorization header form of SigV4 is supported. A request that
 // carries presigned query-string authentication (X-Amz-Algorithm and friends

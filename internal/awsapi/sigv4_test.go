@@ -228,6 +228,7 @@ func TestVerifySigV4AcceptsSDKSignedRequests(t *testing.T) {
 			}
 			body := []byte(tc.body)
 			o := signOpts{service: service, token: tc.token}
+			_, rawQuery, _ := strings.Cut(tc.target, "?")
 
 			// Over the wire, as a server sees it.
 			cred, err := verifyOverHTTP(t, services, signTime.Add(3*time.Minute), func(base string) *http.Request {
@@ -239,6 +240,10 @@ func TestVerifySigV4AcceptsSDKSignedRequests(t *testing.T) {
 					tc.prepare(req)
 				}
 				signSDK(t, req, body, o)
+				// The Go signer rewrites RawQuery into canonical order; put
+				// back the order and encoding the test asked for, as other
+				// clients send them.
+				req.URL.RawQuery = rawQuery
 				return req
 			})
 			if err != nil {
@@ -251,6 +256,7 @@ func TestVerifySigV4AcceptsSDKSignedRequests(t *testing.T) {
 
 			// And directly, on the client-side request (no RequestURI).
 			req := newSigned(t, tc.method, tc.target, body, o, tc.prepare)
+			req.URL.RawQuery = rawQuery
 			if _, err := VerifySigV4(req, body, services, testLookup, signTime); err != nil {
 				t.Fatalf("direct: %v", err)
 			}
@@ -728,16 +734,6 @@ func TestVerifySigV4RequestURIPreferred(t *testing.T) {
 	// A handler mounted under a prefix sees a rewritten r.URL, but the
 	// client signed the path it sent.
 	body := []byte(`{}`)
-	cred, err := verifyOverHTTP(t, testServices, signTime, func(base string) *http.Request {
-		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/", bytes.NewReader(body))
-		signSDK(t, req, body, signOpts{})
-		return req
-	})
-	_ = cred
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	results := make(chan error, 1)
 	srv := httptest.NewServer(http.StripPrefix("/api", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)

@@ -55,7 +55,7 @@ var modelHosts = []mHost{
 	{"route53.amazonaws.com", `route53.amazonaws.com`},
 	{"s3.amazonaws.com", `{{BUCKET}}.s3.amazonaws.com`},
 	{"secretsmanager.amazonaws.com", `secretsmanager.{{REGION}}.amazonaws.com`},
-	{"signin.amazonaws.com", `us-east-1.signin.aws.amazon.com`},
+	{"signin.amazonaws.com", `{{REGION}}.signin.aws.amazon.com`},
 	{"ssm.amazonaws.com", `ssm.{{REGION}}.amazonaws.com`},
 	{"sts.amazonaws.com", `sts.{{REGION}}.amazonaws.com`},
 }
@@ -173,9 +173,9 @@ var modelPairs = []mPair{
 	{Source: "kms.amazonaws.com", Name: "Decrypt", Type: "AwsApiCall", N: 855, ReadOnly: 855, ErrN: 0,
 		Who: []mCount{{"IAMUser", 668}, {"AssumedRole", 187}},
 		Ex: []mExample{
-			{677, `{"encryptionContext":{"aws:lambda:FunctionArn":"arn:aws:lambda:us-east-1:{{ACCOUNT}}:function:{{USER}}"}}`, "", "", `[{"ARN":"arn:aws:kms:us-east-1:{{ACCOUNT}}:key/{{KMSKEY}}","accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key"}]`},
-			{122, `{"encryptionAlgorithm":"SYMMETRIC_DEFAULT","encryptionContext":{"PARAMETER_ARN":"arn:aws:ssm:us-east-1:{{ACCOUNT}}:parameter/credentials/stratus-red-team/credentials-9"}}`, "", "", `[{"accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-east-1:{{ACCOUNT}}:key/{{KMSKEY}}"}]`},
-			{56, `{"encryptionAlgorithm":"SYMMETRIC_DEFAULT","encryptionContext":{"SecretARN":"arn:aws:secretsmanager:us-east-1:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-6-fAVH0t","SecretVersionId":"{{UUID}}"}}`, "", "", `[{"accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-east-1:{{ACCOUNT}}:key/{{KMSKEY}}"}]`},
+			{677, `{"encryptionContext":{"aws:lambda:FunctionArn":"arn:aws:lambda:{{REGION}}:{{ACCOUNT}}:function:lambda-ubuntu-1604"}}`, "", "", `[{"ARN":"arn:aws:kms:{{REGION}}:{{ACCOUNT}}:key/{{KMSKEY}}","accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key"}]`},
+			{122, `{"encryptionAlgorithm":"SYMMETRIC_DEFAULT","encryptionContext":{"PARAMETER_ARN":"arn:aws:ssm:{{REGION}}:{{ACCOUNT}}:parameter/credentials/stratus-red-team/credentials-9"}}`, "", "", `[{"accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key","ARN":"arn:aws:kms:{{REGION}}:{{ACCOUNT}}:key/{{KMSKEY}}"}]`},
+			{56, `{"encryptionAlgorithm":"SYMMETRIC_DEFAULT","encryptionContext":{"SecretARN":"arn:aws:secretsmanager:{{REGION}}:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-6-fAVH0t","SecretVersionId":"{{UUID}}"}}`, "", "", `[{"accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key","ARN":"arn:aws:kms:{{REGION}}:{{ACCOUNT}}:key/{{KMSKEY}}"}]`},
 		},
 	},
 	{Source: "ec2.amazonaws.com", Name: "DescribeVolumes", Type: "AwsApiCall", N: 847, ReadOnly: 847, ErrN: 9,
@@ -186,7 +186,7 @@ var modelPairs = []mPair{
 			{"Client.UnauthorizedOperation", `You are not authorized to perform this operation.`, 1},
 		},
 		Ex: []mExample{
-			{397, `{"volumeSet":{},"filterSet":{"items":[{"name":"availability-zone","valueSet":{"items":[{"value":"us-east-1a"}]}}]}}`, "", "", ""},
+			{397, `{"volumeSet":{},"filterSet":{"items":[{"name":"availability-zone","valueSet":{"items":[{"value":"{{REGION}}a"}]}}]}}`, "", "", ""},
 			{261, `{"volumeSet":{"items":[{"volumeId":"vol-{{HEXID}}"}]},"filterSet":{"items":[{"name":"attachment.status","valueSet":{"items":[{"value":"attaching"}]}}]}}`, "", "", ""},
 			{141, `{"volumeSet":{"items":[{"volumeId":"vol-{{HEXID}}"}]},"filterSet":{}}`, "", "", ""},
 		},
@@ -205,7 +205,7 @@ var modelPairs = []mPair{
 			{"Client.UnauthorizedOperation", `You are not authorized to perform this operation.`, 1},
 		},
 		Ex: []mExample{
-			{387, `{"volumeSet":{},"filterSet":{"items":[{"name":"availability-zone","valueSet":{"items":[{"value":"us-east-1a"}]}}]}}`, "", "", ""},
+			{387, `{"volumeSet":{},"filterSet":{"items":[{"name":"availability-zone","valueSet":{"items":[{"value":"{{REGION}}a"}]}}]}}`, "", "", ""},
 			{261, `{"volumeSet":{"items":[{"volumeId":"vol-{{HEXID}}"}]},"filterSet":{"items":[{"name":"volume-status.status","valueSet":{"items":[{"value":"impaired"}]}},{"name":"volume-status.details-name","valueSet":{"items":[{"value":"io-enabled"}]}},{"name":"volume-status.details-status","valueSet":{"items":[{"value":"failed"}]}}]}}`, "", "", ""},
 			{23, `{"volumeSet":{},"filterSet":{}}`, "", "", ""},
 		},
@@ -214,7 +214,7 @@ var modelPairs = []mPair{
 		Who: []mCount{{"IAMUser", 663}, {"AssumedRole", 1}},
 		Ex: []mExample{
 			{656, `{"bucketName":"{{BUCKET}}","location":[""]}`, "", "", ""},
-			{8, `{"bucketName":"{{BUCKET}}","location":"","Host":"s3.us-east-1.amazonaws.com"}`, "", `{"SignatureVersion":"SigV4","CipherSuite":"ECDHE-RSA-AES128-GCM-SHA256","bytesTransferredIn":0,"AuthenticationMethod":"AuthHeader","x-amz-id-2":"0HmFk+Cy1FCny/gvQxiIicNLWSdL4ftz7yb5edQrROXm2gqFM3XD1Bl9KIM2Uou5/UkgDj/pWc0=","bytesTransferredOut":108}`, `[{"accountId":"{{ACCOUNT}}","type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::{{BUCKET}}"}]`},
+			{8, `{"bucketName":"{{BUCKET}}","location":"","Host":"s3.{{REGION}}.amazonaws.com"}`, "", `{"SignatureVersion":"SigV4","CipherSuite":"ECDHE-RSA-AES128-GCM-SHA256","bytesTransferredIn":0,"AuthenticationMethod":"AuthHeader","x-amz-id-2":"0HmFk+Cy1FCny/gvQxiIicNLWSdL4ftz7yb5edQrROXm2gqFM3XD1Bl9KIM2Uou5/UkgDj/pWc0=","bytesTransferredOut":108}`, `[{"accountId":"{{ACCOUNT}}","type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::{{BUCKET}}"}]`},
 		},
 	},
 	{Source: "s3.amazonaws.com", Name: "GetBucketWebsite", Type: "AwsApiCall", N: 595, ReadOnly: 595, ErrN: 512,
@@ -286,9 +286,9 @@ var modelPairs = []mPair{
 			{"AccessDenied", `User: arn:aws:iam::{{ACCOUNT}}:user/{{USER}} is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{{ACCOUNT}}:role/stratus-red-team-leave-org-role`, 3},
 		},
 		Ex: []mExample{
-			{169, `{"roleArn":"arn:aws:iam::{{ACCOUNT}}:role/EMR_DefaultRole","roleSessionName":"CCSSession","durationSeconds":1500}`, `{"credentials":{"accessKeyId":"{{AKID}}","expiration":"Jun 1, 2017 9:52:21 PM","sessionToken":"{{USER}}"},"assumedRoleUser":{"assumedRoleId":"{{PRINCIPAL}}:CCSSession","arn":"arn:aws:sts::{{ACCOUNT}}:assumed-role/EMR_DefaultRole/CCSSession"}}`, "", `[{"ARN":"arn:aws:iam::{{ACCOUNT}}:role/EMR_DefaultRole","accountId":"{{ACCOUNT}}","type":"AWS::IAM::Role"}]`},
-			{50, `{"roleArn":"arn:aws:iam::{{ACCOUNT}}:role/stratus-red-team-ec2-enumerate-role","roleSessionName":"{{INSTANCE}}"}`, `{"credentials":{"accessKeyId":"{{AKID}}","sessionToken":"{{USER}}","expiration":"Jul 10, 2023, 6:38:25 PM"}}`, "", `[{"accountId":"{{ACCOUNT}}","type":"AWS::IAM::Role","ARN":"arn:aws:iam::{{ACCOUNT}}:role/stratus-red-team-ec2-enumerate-role"}]`},
-			{24, `{"roleArn":"arn:aws:iam::{{ACCOUNT}}:role/aws-elasticbeanstalk-service-role","roleSessionName":"elasticbeanstalk","externalId":"elasticbeanstalk"}`, `{"credentials":{"accessKeyId":"{{AKID}}","expiration":"Jun 1, 2017 1:02:57 AM","sessionToken":"{{USER}}"},"assumedRoleUser":{"assumedRoleId":"{{PRINCIPAL}}:elasticbeanstalk","arn":"arn:aws:sts::{{ACCOUNT}}:assumed-role/aws-elasticbeanstalk-service-role/elasticbeanstalk"}}`, "", `[{"ARN":"arn:aws:iam::{{ACCOUNT}}:role/aws-elasticbeanstalk-service-role","accountId":"{{ACCOUNT}}","type":"AWS::IAM::Role"}]`},
+			{169, `{"roleArn":"arn:aws:iam::{{ACCOUNT}}:role/EMR_DefaultRole","roleSessionName":"CCSSession","durationSeconds":1500}`, `{"credentials":{"accessKeyId":"{{AKID}}","expiration":"Jun 1, 2017 9:52:21 PM","sessionToken":"HIDDEN_DUE_TO_SECURITY_REASONS"},"assumedRoleUser":{"assumedRoleId":"{{PRINCIPAL}}:CCSSession","arn":"arn:aws:sts::{{ACCOUNT}}:assumed-role/EMR_DefaultRole/CCSSession"}}`, "", `[{"ARN":"arn:aws:iam::{{ACCOUNT}}:role/EMR_DefaultRole","accountId":"{{ACCOUNT}}","type":"AWS::IAM::Role"}]`},
+			{50, `{"roleArn":"arn:aws:iam::{{ACCOUNT}}:role/stratus-red-team-ec2-enumerate-role","roleSessionName":"{{INSTANCE}}"}`, `{"credentials":{"accessKeyId":"{{AKID}}","sessionToken":"HIDDEN_DUE_TO_SECURITY_REASONS","expiration":"Jul 10, 2023, 6:38:25 PM"}}`, "", `[{"accountId":"{{ACCOUNT}}","type":"AWS::IAM::Role","ARN":"arn:aws:iam::{{ACCOUNT}}:role/stratus-red-team-ec2-enumerate-role"}]`},
+			{24, `{"roleArn":"arn:aws:iam::{{ACCOUNT}}:role/aws-elasticbeanstalk-service-role","roleSessionName":"elasticbeanstalk","externalId":"elasticbeanstalk"}`, `{"credentials":{"accessKeyId":"{{AKID}}","expiration":"Jun 1, 2017 1:02:57 AM","sessionToken":"HIDDEN_DUE_TO_SECURITY_REASONS"},"assumedRoleUser":{"assumedRoleId":"{{PRINCIPAL}}:elasticbeanstalk","arn":"arn:aws:sts::{{ACCOUNT}}:assumed-role/aws-elasticbeanstalk-service-role/elasticbeanstalk"}}`, "", `[{"ARN":"arn:aws:iam::{{ACCOUNT}}:role/aws-elasticbeanstalk-service-role","accountId":"{{ACCOUNT}}","type":"AWS::IAM::Role"}]`},
 		},
 	},
 	{Source: "ec2.amazonaws.com", Name: "DescribeAddresses", Type: "AwsApiCall", N: 266, ReadOnly: 266, ErrN: 3,
@@ -454,7 +454,7 @@ var modelPairs = []mPair{
 	{Source: "cloudformation.amazonaws.com", Name: "DescribeStackEvents", Type: "AwsApiCall", N: 103, ReadOnly: 103, ErrN: 0,
 		Who: []mCount{{"IAMUser", 103}},
 		Ex: []mExample{
-			{103, `{"stackName":"arn:aws:cloudformation:us-east-1:{{ACCOUNT}}:stack/stack-ec2-rds-app-191/{{UUID}}"}`, "", "", ""},
+			{103, `{"stackName":"arn:aws:cloudformation:{{REGION}}:{{ACCOUNT}}:stack/stack-ec2-rds-app-191/{{UUID}}"}`, "", "", ""},
 		},
 	},
 	{Source: "autoscaling.amazonaws.com", Name: "DescribeAutoScalingGroups", Type: "AwsApiCall", N: 89, ReadOnly: 89, ErrN: 0,
@@ -495,7 +495,7 @@ var modelPairs = []mPair{
 	{Source: "ssm.amazonaws.com", Name: "GetParameter", Type: "AwsApiCall", N: 82, ReadOnly: 82, ErrN: 0,
 		Who: []mCount{{"IAMUser", 82}},
 		Ex: []mExample{
-			{82, `{"name":"/credentials/stratus-red-team/credentials-0","withDecryption":true}`, "", "", `[{"accountId":"{{ACCOUNT}}","ARN":"arn:aws:ssm:us-east-1:{{ACCOUNT}}:parameter/credentials/stratus-red-team/credentials-0"}]`},
+			{82, `{"name":"/credentials/stratus-red-team/credentials-0","withDecryption":true}`, "", "", `[{"accountId":"{{ACCOUNT}}","ARN":"arn:aws:ssm:{{REGION}}:{{ACCOUNT}}:parameter/credentials/stratus-red-team/credentials-0"}]`},
 		},
 	},
 	{Source: "ssm.amazonaws.com", Name: "ListTagsForResource", Type: "AwsApiCall", N: 82, ReadOnly: 82, ErrN: 0,
@@ -507,8 +507,8 @@ var modelPairs = []mPair{
 	{Source: "lambda.amazonaws.com", Name: "GetFunction20150331v2", Type: "AwsApiCall", N: 80, ReadOnly: 80, ErrN: 0,
 		Who: []mCount{{"IAMUser", 80}},
 		Ex: []mExample{
-			{75, `{"functionName":"arn:aws:lambda:us-east-1:{{ACCOUNT}}:function:lambda-ubuntu-1604"}`, "", "", ""},
-			{5, `{"qualifier":"$LATEST","functionName":"{{USER}}"}`, "", "", ""},
+			{75, `{"functionName":"arn:aws:lambda:{{REGION}}:{{ACCOUNT}}:function:lambda-ubuntu-1604"}`, "", "", ""},
+			{5, `{"qualifier":"$LATEST","functionName":"lambda-mrbayes"}`, "", "", ""},
 		},
 	},
 	{Source: "opsworks.amazonaws.com", Name: "DescribeRdsDbInstances", Type: "AwsApiCall", N: 78, ReadOnly: 78, ErrN: 0,
@@ -523,7 +523,7 @@ var modelPairs = []mPair{
 			{"ThrottlingException", `Rate exceeded`, 38},
 		},
 		Ex: []mExample{
-			{40, `{"name":"/credentials/stratus-red-team/credentials-0"}`, "", "", `[{"accountId":"{{ACCOUNT}}","ARN":"arn:aws:ssm:us-east-1:{{ACCOUNT}}:parameter/credentials/stratus-red-team/credentials-0"}]`},
+			{40, `{"name":"/credentials/stratus-red-team/credentials-0"}`, "", "", `[{"accountId":"{{ACCOUNT}}","ARN":"arn:aws:ssm:{{REGION}}:{{ACCOUNT}}:parameter/credentials/stratus-red-team/credentials-0"}]`},
 			{38, "", "", "", ""},
 		},
 	},
@@ -554,7 +554,7 @@ var modelPairs = []mPair{
 			{"ThrottlingException", `Rate exceeded`, 25},
 		},
 		Ex: []mExample{
-			{42, `{"name":"/credentials/stratus-red-team/credentials-0","value":"{{USER}}","type":"SecureString","overwrite":false,"allowedPattern":"","tags":[{"key":"StratusRedTeam","value":"true"}],"tier":"Standard"}`, `{"version":1,"tier":"Standard"}`, "", `[{"accountId":"{{ACCOUNT}}","ARN":"arn:aws:ssm:us-east-1:{{ACCOUNT}}:parameter/credentials/stratus-red-team/credentials-0"}]`},
+			{42, `{"name":"/credentials/stratus-red-team/credentials-0","value":"HIDDEN_DUE_TO_SECURITY_REASONS","type":"SecureString","overwrite":false,"allowedPattern":"","tags":[{"key":"StratusRedTeam","value":"true"}],"tier":"Standard"}`, `{"version":1,"tier":"Standard"}`, "", `[{"accountId":"{{ACCOUNT}}","ARN":"arn:aws:ssm:{{REGION}}:{{ACCOUNT}}:parameter/credentials/stratus-red-team/credentials-0"}]`},
 			{25, "", "", "", ""},
 		},
 	},
@@ -594,8 +594,8 @@ var modelPairs = []mPair{
 	{Source: "secretsmanager.amazonaws.com", Name: "GetSecretValue", Type: "AwsApiCall", N: 60, ReadOnly: 60, ErrN: 0,
 		Who: []mCount{{"IAMUser", 60}},
 		Ex: []mExample{
-			{40, `{"secretId":"arn:aws:secretsmanager:us-east-1:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok","versionId":"{{UUID}}"}`, "", "", ""},
-			{20, `{"secretId":"arn:aws:secretsmanager:us-east-1:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok"}`, "", "", ""},
+			{40, `{"secretId":"arn:aws:secretsmanager:{{REGION}}:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok","versionId":"{{UUID}}"}`, "", "", ""},
+			{20, `{"secretId":"arn:aws:secretsmanager:{{REGION}}:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok"}`, "", "", ""},
 		},
 	},
 	{Source: "ec2.amazonaws.com", Name: "RunInstances", Type: "AwsApiCall", N: 56, ReadOnly: 0, ErrN: 12,
@@ -606,9 +606,9 @@ var modelPairs = []mPair{
 			{"Client.UnauthorizedOperation", `You are not authorized to perform this operation. Encoded authorization failure message: ...`, 2},
 		},
 		Ex: []mExample{
-			{2, `{"instancesSet":{"items":[{"imageId":"ami-{{HEXID}}","minCount":1,"maxCount":1,"keyName":"{{USER}}-keypair"}]},"groupSet":{"items":[{"groupId":"sg-{{HEXID}}"}]},"instanceType":"t1.micro","blockDeviceMapping":{"items":[{"deviceName":"/dev/sda1","ebs":{"volumeSize":10,"deleteOnTermination":true,"volumeType":"standard"}},{"deviceName":"/dev/sdb","noDevice":{}}]},"availabilityZone":"us-east-1a","monitoring":{"enabled":false},"disableApiTermination":false,"instanceInitiatedShutdownBehavior":"stop","clientToken":"klhpW1411813433052","ebsOptimized":false}`, "", "", ""},
+			{2, `{"instancesSet":{"items":[{"imageId":"ami-{{HEXID}}","minCount":1,"maxCount":1,"keyName":"{{USER}}-keypair"}]},"groupSet":{"items":[{"groupId":"sg-{{HEXID}}"}]},"instanceType":"t1.micro","blockDeviceMapping":{"items":[{"deviceName":"/dev/sda1","ebs":{"volumeSize":10,"deleteOnTermination":true,"volumeType":"standard"}},{"deviceName":"/dev/sdb","noDevice":{}}]},"availabilityZone":"{{REGION}}a","monitoring":{"enabled":false},"disableApiTermination":false,"instanceInitiatedShutdownBehavior":"stop","clientToken":"klhpW1411813433052","ebsOptimized":false}`, "", "", ""},
 			{2, `{"instancesSet":{"items":[{"imageId":"ami-{{HEXID}}","minCount":1,"maxCount":10}]},"instanceType":"p2.xlarge","blockDeviceMapping":{},"monitoring":{"enabled":false},"subnetId":"subnet-{{HEXID}}","disableApiTermination":false,"disableApiStop":false,"clientToken":"{{UUID}}"}`, "", "", ""},
-			{1, `{"instancesSet":{"items":[{"imageId":"ami-{{HEXID}}","minCount":1,"maxCount":1,"keyName":"{{USER}}-keypair"}]},"groupSet":{"items":[{"groupName":"gs-aws-43"},{"groupName":"instance-type"},{"groupName":"t1.micro"}]},"blockDeviceMapping":{},"availabilityZone":"us-east-1e","monitoring":{"enabled":false},"disableApiTermination":false}`, "", "", ""},
+			{1, `{"instancesSet":{"items":[{"imageId":"ami-{{HEXID}}","minCount":1,"maxCount":1,"keyName":"{{USER}}-keypair"}]},"groupSet":{"items":[{"groupName":"gs-aws-43"},{"groupName":"instance-type"},{"groupName":"t1.micro"}]},"blockDeviceMapping":{},"availabilityZone":"{{REGION}}e","monitoring":{"enabled":false},"disableApiTermination":false}`, "", "", ""},
 		},
 	},
 	{Source: "ec2.amazonaws.com", Name: "DescribeNatGateways", Type: "AwsApiCall", N: 55, ReadOnly: 55, ErrN: 0,
@@ -661,8 +661,8 @@ var modelPairs = []mPair{
 	{Source: "kms.amazonaws.com", Name: "Encrypt", Type: "AwsApiCall", N: 51, ReadOnly: 51, ErrN: 0,
 		Who: []mCount{{"IAMUser", 51}},
 		Ex: []mExample{
-			{42, `{"encryptionAlgorithm":"SYMMETRIC_DEFAULT","encryptionContext":{"PARAMETER_ARN":"arn:aws:ssm:us-east-1:{{ACCOUNT}}:parameter/credentials/stratus-red-team/credentials-1"},"keyId":"alias/aws/ssm"}`, "", "", `[{"accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-east-1:{{ACCOUNT}}:key/{{KMSKEY}}"}]`},
-			{9, `{"encryptionContext":{"aws:lambda:FunctionArn":"arn:aws:lambda:us-east-1:{{ACCOUNT}}:function:{{USER}}"},"keyId":"alias/aws/lambda"}`, "", "", `[{"ARN":"arn:aws:kms:us-east-1:{{ACCOUNT}}:key/{{KMSKEY}}","accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key"}]`},
+			{42, `{"encryptionAlgorithm":"SYMMETRIC_DEFAULT","encryptionContext":{"PARAMETER_ARN":"arn:aws:ssm:{{REGION}}:{{ACCOUNT}}:parameter/credentials/stratus-red-team/credentials-1"},"keyId":"alias/aws/ssm"}`, "", "", `[{"accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key","ARN":"arn:aws:kms:{{REGION}}:{{ACCOUNT}}:key/{{KMSKEY}}"}]`},
+			{9, `{"keyId":"alias/aws/lambda","encryptionContext":{"aws:lambda:FunctionArn":"arn:aws:lambda:{{REGION}}:{{ACCOUNT}}:function:lambda-ubuntu-1604-proc"}}`, "", "", `[{"ARN":"arn:aws:kms:{{REGION}}:{{ACCOUNT}}:key/{{KMSKEY}}","accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key"}]`},
 		},
 	},
 	{Source: "s3.amazonaws.com", Name: "GetBucketAcl", Type: "AwsApiCall", N: 51, ReadOnly: 51, ErrN: 0,
@@ -776,13 +776,13 @@ var modelPairs = []mPair{
 	{Source: "secretsmanager.amazonaws.com", Name: "GetResourcePolicy", Type: "AwsApiCall", N: 39, ReadOnly: 39, ErrN: 0,
 		Who: []mCount{{"IAMUser", 39}},
 		Ex: []mExample{
-			{39, `{"secretId":"arn:aws:secretsmanager:us-east-1:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok"}`, "", "", ""},
+			{39, `{"secretId":"arn:aws:secretsmanager:{{REGION}}:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok"}`, "", "", ""},
 		},
 	},
 	{Source: "logs.amazonaws.com", Name: "CreateLogStream", Type: "AwsApiCall", N: 38, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"AssumedRole", 38}},
 		Ex: []mExample{
-			{38, `{"logGroupName":"/aws/lambda/{{USER}}","logStreamName":"2017/06/01/[$LATEST]1b73db1ebe8f47f2bf53d809d9de26a1"}`, "", "", ""},
+			{38, `{"logGroupName":"/aws/lambda/lambda-aws-cli","logStreamName":"2017/06/01/[$LATEST]456f1491a1d44bc88bd98df887ce05bb"}`, "", "", ""},
 		},
 	},
 	{Source: "signin.amazonaws.com", Name: "ConsoleLogin", Type: "AwsConsoleSignIn", N: 38, ReadOnly: 0, ErrN: 0,
@@ -809,7 +809,7 @@ var modelPairs = []mPair{
 	{Source: "secretsmanager.amazonaws.com", Name: "DescribeSecret", Type: "AwsApiCall", N: 36, ReadOnly: 36, ErrN: 0,
 		Who: []mCount{{"IAMUser", 36}},
 		Ex: []mExample{
-			{36, `{"secretId":"arn:aws:secretsmanager:us-east-1:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok"}`, "", "", ""},
+			{36, `{"secretId":"arn:aws:secretsmanager:{{REGION}}:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok"}`, "", "", ""},
 		},
 	},
 	{Source: "cloudformation.amazonaws.com", Name: "DescribeStacks", Type: "AwsApiCall", N: 35, ReadOnly: 35, ErrN: 6,
@@ -820,7 +820,7 @@ var modelPairs = []mPair{
 			{"ValidationException", `Stack with id awseb-e-k8yeqeztva-immutable-stack does not exist`, 1},
 		},
 		Ex: []mExample{
-			{29, `{"stackName":"arn:aws:cloudformation:us-east-1:{{ACCOUNT}}:stack/stack-ec2-rds-app-191/{{UUID}}"}`, "", "", ""},
+			{29, `{"stackName":"arn:aws:cloudformation:{{REGION}}:{{ACCOUNT}}:stack/stack-ec2-rds-app-191/{{UUID}}"}`, "", "", ""},
 			{6, "", "", "", ""},
 		},
 	},
@@ -1125,7 +1125,7 @@ var modelPairs = []mPair{
 	{Source: "kms.amazonaws.com", Name: "GenerateDataKey", Type: "AwsApiCall", N: 20, ReadOnly: 20, ErrN: 0,
 		Who: []mCount{{"IAMUser", 20}},
 		Ex: []mExample{
-			{20, `{"encryptionContext":{"SecretARN":"arn:aws:secretsmanager:us-east-1:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-3-i1OGGG","SecretVersionId":"{{UUID}}"},"keyId":"alias/aws/secretsmanager","keySpec":"AES_256"}`, "", "", `[{"accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-east-1:{{ACCOUNT}}:key/{{KMSKEY}}"}]`},
+			{20, `{"encryptionContext":{"SecretARN":"arn:aws:secretsmanager:{{REGION}}:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-3-i1OGGG","SecretVersionId":"{{UUID}}"},"keyId":"alias/aws/secretsmanager","keySpec":"AES_256"}`, "", "", `[{"accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key","ARN":"arn:aws:kms:{{REGION}}:{{ACCOUNT}}:key/{{KMSKEY}}"}]`},
 		},
 	},
 	{Source: "rds.amazonaws.com", Name: "DescribeReservedDBInstances", Type: "AwsApiCall", N: 20, ReadOnly: 20, ErrN: 0,
@@ -1143,25 +1143,25 @@ var modelPairs = []mPair{
 	{Source: "secretsmanager.amazonaws.com", Name: "CreateSecret", Type: "AwsApiCall", N: 20, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 20}},
 		Ex: []mExample{
-			{20, `{"name":"stratus-red-team-retrieve-secret-0","clientRequestToken":"{{UUID}}","description":"","forceOverwriteReplicaSecret":false}`, `{"arn":"arn:aws:secretsmanager:us-east-1:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok"}`, "", ""},
+			{20, `{"name":"stratus-red-team-retrieve-secret-0","clientRequestToken":"{{UUID}}","description":"","forceOverwriteReplicaSecret":false}`, `{"arn":"arn:aws:secretsmanager:{{REGION}}:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok"}`, "", ""},
 		},
 	},
 	{Source: "secretsmanager.amazonaws.com", Name: "EndSecretVersionDelete", Type: "AwsServiceEvent", N: 20, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"", 20}},
 		Ex: []mExample{
-			{20, "", "", `{"ARN":"arn:aws:secretsmanager:us-east-1:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok","Name":"stratus-red-team-retrieve-secret-0"}`, ""},
+			{20, "", "", `{"ARN":"arn:aws:secretsmanager:{{REGION}}:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok","Name":"stratus-red-team-retrieve-secret-0"}`, ""},
 		},
 	},
 	{Source: "secretsmanager.amazonaws.com", Name: "PutSecretValue", Type: "AwsApiCall", N: 20, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 20}},
 		Ex: []mExample{
-			{20, `{"secretId":"arn:aws:secretsmanager:us-east-1:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok","clientRequestToken":"{{UUID}}"}`, `{"arn":"arn:aws:secretsmanager:us-east-1:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok"}`, "", ""},
+			{20, `{"secretId":"arn:aws:secretsmanager:{{REGION}}:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok","clientRequestToken":"{{UUID}}"}`, `{"arn":"arn:aws:secretsmanager:{{REGION}}:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok"}`, "", ""},
 		},
 	},
 	{Source: "secretsmanager.amazonaws.com", Name: "StartSecretVersionDelete", Type: "AwsServiceEvent", N: 20, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"", 20}},
 		Ex: []mExample{
-			{20, "", "", `{"ARN":"arn:aws:secretsmanager:us-east-1:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok","Name":"stratus-red-team-retrieve-secret-0"}`, ""},
+			{20, "", "", `{"ARN":"arn:aws:secretsmanager:{{REGION}}:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok","Name":"stratus-red-team-retrieve-secret-0"}`, ""},
 		},
 	},
 	{Source: "iam.amazonaws.com", Name: "GetRolePolicy", Type: "AwsApiCall", N: 19, ReadOnly: 19, ErrN: 0,
@@ -1179,7 +1179,7 @@ var modelPairs = []mPair{
 	{Source: "cloudtrail.amazonaws.com", Name: "GetTrailStatus", Type: "AwsApiCall", N: 18, ReadOnly: 18, ErrN: 13,
 		Who: []mCount{{"IAMUser", 18}},
 		Errs: []mError{
-			{"AccessDenied", `User: arn:aws:iam::{{ACCOUNT}}:user/{{USER}} is not authorized to perform: cloudtrail:GetTrailStatus on resource: arn:aws:cloudtrail:us-east-1:{{ACCOUNT}}:trail/Default`, 13},
+			{"AccessDenied", `User: arn:aws:iam::{{ACCOUNT}}:user/{{USER}} is not authorized to perform: cloudtrail:GetTrailStatus on resource: arn:aws:cloudtrail:{{REGION}}:{{ACCOUNT}}:trail/Default`, 13},
 		},
 		Ex: []mExample{
 			{13, "", "", "", ""},
@@ -1189,7 +1189,7 @@ var modelPairs = []mPair{
 	{Source: "ec2.amazonaws.com", Name: "CreateSecurityGroup", Type: "AwsApiCall", N: 18, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 18}},
 		Ex: []mExample{
-			{17, `{"groupName":"im-{{UUID}}-public","groupDescription":"Security group created by the IM"}`, `{"_return":true,"groupId":"sg-{{HEXID}}"}`, "", ""},
+			{7, `{"groupName":"gs-aws-188","groupDescription":"GS 188"}`, `{"_return":true,"groupId":"sg-{{HEXID}}"}`, "", ""},
 			{1, `{"groupName":"stratus-red-team-open-sg-sg","groupDescription":"Allow TLS inbound traffic","vpcId":"vpc-{{HEXID}}","tagSpecificationSet":{"items":[{"resourceType":"security-group","tags":[{"key":"StratusRedTeam","value":"true"},{"key":"Name","value":"stratus-red-team-open-sg-sg"}]}]}}`, `{"requestId":"{{UUID}}","_return":true,"groupId":"sg-{{HEXID}}","tagSet":{"items":[{"key":"StratusRedTeam","value":"true"},{"key":"Name","value":"stratus-red-team-open-sg-sg"}]}}`, "", ""},
 		},
 	},
@@ -1222,7 +1222,7 @@ var modelPairs = []mPair{
 	{Source: "secretsmanager.amazonaws.com", Name: "DeleteSecret", Type: "AwsApiCall", N: 17, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 17}},
 		Ex: []mExample{
-			{17, `{"secretId":"arn:aws:secretsmanager:us-east-1:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok","forceDeleteWithoutRecovery":true}`, `{"aRN":"arn:aws:secretsmanager:us-east-1:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok","name":"stratus-red-team-retrieve-secret-0","deletionDate":"Jul 10, 2023, 12:07:59 PM"}`, "", ""},
+			{17, `{"secretId":"arn:aws:secretsmanager:{{REGION}}:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok","forceDeleteWithoutRecovery":true}`, `{"aRN":"arn:aws:secretsmanager:{{REGION}}:{{ACCOUNT}}:secret:stratus-red-team-retrieve-secret-0-xehWok","name":"stratus-red-team-retrieve-secret-0","deletionDate":"Jul 10, 2023, 12:07:59 PM"}`, "", ""},
 		},
 	},
 	{Source: "ec2.amazonaws.com", Name: "ModifyInstanceAttribute", Type: "AwsApiCall", N: 16, ReadOnly: 0, ErrN: 0,
@@ -1247,7 +1247,7 @@ var modelPairs = []mPair{
 	{Source: "rds.amazonaws.com", Name: "ListTagsForResource", Type: "AwsApiCall", N: 16, ReadOnly: 16, ErrN: 0,
 		Who: []mCount{{"IAMUser", 16}},
 		Ex: []mExample{
-			{16, `{"resourceName":"arn:aws:rds:us-east-1:{{ACCOUNT}}:db:dbinstance05"}`, "", "", ""},
+			{16, `{"resourceName":"arn:aws:rds:{{REGION}}:{{ACCOUNT}}:db:dbinstance05"}`, "", "", ""},
 		},
 	},
 	{Source: "s3.amazonaws.com", Name: "GetBucketPolicyStatus", Type: "AwsApiCall", N: 16, ReadOnly: 16, ErrN: 8,
@@ -1256,7 +1256,7 @@ var modelPairs = []mPair{
 			{"NoSuchBucketPolicy", `The bucket policy does not exist`, 8},
 		},
 		Ex: []mExample{
-			{16, `{"bucketName":"{{BUCKET}}","Host":"{{BUCKET}}.s3.us-east-1.amazonaws.com","policyStatus":""}`, "", `{"SignatureVersion":"SigV4","CipherSuite":"ECDHE-RSA-AES128-GCM-SHA256","bytesTransferredIn":0,"AuthenticationMethod":"AuthHeader","x-amz-id-2":"0PfUyMKyLDgkq7Pcba3KF5Y8Cy9nzfTgFoBp3NytbiyILzW/PAXHyG/bdS5C9e4VI7/3Hpa49e4=","bytesTransferredOut":142}`, `[{"accountId":"{{ACCOUNT}}","type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::{{BUCKET}}"}]`},
+			{16, `{"bucketName":"{{BUCKET}}","Host":"{{BUCKET}}.s3.{{REGION}}.amazonaws.com","policyStatus":""}`, "", `{"SignatureVersion":"SigV4","CipherSuite":"ECDHE-RSA-AES128-GCM-SHA256","bytesTransferredIn":0,"AuthenticationMethod":"AuthHeader","x-amz-id-2":"0PfUyMKyLDgkq7Pcba3KF5Y8Cy9nzfTgFoBp3NytbiyILzW/PAXHyG/bdS5C9e4VI7/3Hpa49e4=","bytesTransferredOut":142}`, `[{"accountId":"{{ACCOUNT}}","type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::{{BUCKET}}"}]`},
 		},
 	},
 	{Source: "s3.amazonaws.com", Name: "GetBucketPublicAccessBlock", Type: "AwsApiCall", N: 16, ReadOnly: 16, ErrN: 10,
@@ -1265,7 +1265,7 @@ var modelPairs = []mPair{
 			{"NoSuchPublicAccessBlockConfiguration", `The public access block configuration was not found`, 10},
 		},
 		Ex: []mExample{
-			{16, `{"publicAccessBlock":"","bucketName":"{{BUCKET}}","Host":"{{BUCKET}}.s3.us-east-1.amazonaws.com"}`, "", `{"SignatureVersion":"SigV4","CipherSuite":"ECDHE-RSA-AES128-GCM-SHA256","bytesTransferredIn":0,"AuthenticationMethod":"AuthHeader","x-amz-id-2":"3iC9cnoDLxP69HY9DcFZWwvm+HYtFwWPwtrrm4s/HfpdCHhH3gbkKRUCcPe228W+WmjNQRejCGw=","bytesTransferredOut":359}`, `[{"accountId":"{{ACCOUNT}}","type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::{{BUCKET}}"}]`},
+			{16, `{"publicAccessBlock":"","bucketName":"{{BUCKET}}","Host":"{{BUCKET}}.s3.{{REGION}}.amazonaws.com"}`, "", `{"SignatureVersion":"SigV4","CipherSuite":"ECDHE-RSA-AES128-GCM-SHA256","bytesTransferredIn":0,"AuthenticationMethod":"AuthHeader","x-amz-id-2":"3iC9cnoDLxP69HY9DcFZWwvm+HYtFwWPwtrrm4s/HfpdCHhH3gbkKRUCcPe228W+WmjNQRejCGw=","bytesTransferredOut":359}`, `[{"accountId":"{{ACCOUNT}}","type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::{{BUCKET}}"}]`},
 		},
 	},
 	{Source: "s3.amazonaws.com", Name: "GetBucketRequestPayment", Type: "AwsApiCall", N: 16, ReadOnly: 16, ErrN: 0,
@@ -1278,24 +1278,24 @@ var modelPairs = []mPair{
 	{Source: "s3.amazonaws.com", Name: "ListAccessPoints", Type: "AwsApiCall", N: 16, ReadOnly: 16, ErrN: 0,
 		Who: []mCount{{"IAMUser", 16}},
 		Ex: []mExample{
-			{16, `{"bucket":"{{BUCKET}}","Host":"{{ACCOUNT}}.s3-control.us-east-1.amazonaws.com","maxResults":"1"}`, "", `{"SignatureVersion":"SigV4","CipherSuite":"ECDHE-RSA-AES128-GCM-SHA256","bytesTransferredIn":0,"AuthenticationMethod":"AuthHeader","x-amz-id-2":"C+SaH7w/r65PktGpA71y74+Pzo9V/ZtdKOt8xctoXLEBElgpZBLLstW5OcRXX8ORRjrMtJ/c1aY=","bytesTransferredOut":72}`, ""},
+			{16, `{"bucket":"{{BUCKET}}","Host":"{{ACCOUNT}}.s3-control.{{REGION}}.amazonaws.com","maxResults":"1"}`, "", `{"SignatureVersion":"SigV4","CipherSuite":"ECDHE-RSA-AES128-GCM-SHA256","bytesTransferredIn":0,"AuthenticationMethod":"AuthHeader","x-amz-id-2":"C+SaH7w/r65PktGpA71y74+Pzo9V/ZtdKOt8xctoXLEBElgpZBLLstW5OcRXX8ORRjrMtJ/c1aY=","bytesTransferredOut":72}`, ""},
 		},
 	},
 	{Source: "kms.amazonaws.com", Name: "DescribeKey", Type: "AwsApiCall", N: 15, ReadOnly: 15, ErrN: 0,
 		Who: []mCount{{"IAMUser", 15}},
 		Ex: []mExample{
-			{9, `{"keyId":"alias/aws/lambda","requestPayer":"AWS_SERVICE"}`, "", "", `[{"ARN":"arn:aws:kms:us-east-1:{{ACCOUNT}}:key/{{KMSKEY}}","accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key"}]`},
-			{6, `{"keyId":"arn:aws:kms:us-east-1:{{ACCOUNT}}:alias/aws/ebs"}`, "", "", `[{"ARN":"arn:aws:kms:us-east-1:{{ACCOUNT}}:key/{{KMSKEY}}","accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key"}]`},
+			{9, `{"keyId":"alias/aws/lambda","requestPayer":"AWS_SERVICE"}`, "", "", `[{"ARN":"arn:aws:kms:{{REGION}}:{{ACCOUNT}}:key/{{KMSKEY}}","accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key"}]`},
+			{6, `{"keyId":"arn:aws:kms:{{REGION}}:{{ACCOUNT}}:alias/aws/ebs"}`, "", "", `[{"ARN":"arn:aws:kms:{{REGION}}:{{ACCOUNT}}:key/{{KMSKEY}}","accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key"}]`},
 		},
 	},
 	{Source: "lambda.amazonaws.com", Name: "DeleteFunction20150331", Type: "AwsApiCall", N: 15, ReadOnly: 0, ErrN: 2,
 		Who: []mCount{{"IAMUser", 15}},
 		Errs: []mError{
-			{"ResourceNotFoundException", `Function not found: arn:aws:lambda:us-east-1:{{ACCOUNT}}:function:lambda-mrbayer`, 1},
-			{"ResourceNotFoundException", `Function not found: arn:aws:lambda:us-east-1:{{ACCOUNT}}:function:test2`, 1},
+			{"ResourceNotFoundException", `Function not found: arn:aws:lambda:{{REGION}}:{{ACCOUNT}}:function:lambda-mrbayer`, 1},
+			{"ResourceNotFoundException", `Function not found: arn:aws:lambda:{{REGION}}:{{ACCOUNT}}:function:test2`, 1},
 		},
 		Ex: []mExample{
-			{15, `{"functionName":"{{USER}}"}`, "", "", ""},
+			{15, `{"functionName":"lambda-mrbayes"}`, "", "", ""},
 		},
 	},
 	{Source: "opsworks.amazonaws.com", Name: "DescribeCommands", Type: "AwsApiCall", N: 15, ReadOnly: 15, ErrN: 0,
@@ -1374,7 +1374,7 @@ var modelPairs = []mPair{
 	{Source: "logs.amazonaws.com", Name: "DeleteLogGroup", Type: "AwsApiCall", N: 12, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 12}},
 		Ex: []mExample{
-			{12, `{"logGroupName":"/aws/lambda/{{USER}}"}`, "", "", ""},
+			{12, `{"logGroupName":"/aws/lambda/lambda-mrbayes"}`, "", "", ""},
 		},
 	},
 	{Source: "autoscaling.amazonaws.com", Name: "DescribePolicies", Type: "AwsApiCall", N: 11, ReadOnly: 11, ErrN: 0,
@@ -1387,8 +1387,8 @@ var modelPairs = []mPair{
 	{Source: "ec2.amazonaws.com", Name: "CreateVolume", Type: "AwsApiCall", N: 11, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 9}, {"AssumedRole", 2}},
 		Ex: []mExample{
-			{3, `{"size":"10","zone":"us-east-1e"}`, `{"volumeId":"vol-{{HEXID}}","size":"10","zone":"us-east-1e","status":"creating","createTime":1411807695115,"volumeType":"standard","encrypted":false}`, "", ""},
-			{2, `{"size":"1","zone":"us-east-1a","tagSpecificationSet":{"items":[{"resourceType":"volume","tags":[{"key":"StratusRedTeam","value":"true"},{"key":"Name","value":"StratusRedTeamVolume"}]}]},"clientToken":"{{UUID}}"}`, `{"requestId":"{{UUID}}","volumeId":"vol-{{HEXID}}","size":"1","zone":"us-east-1a","status":"creating","createTime":1688991075000,"volumeType":"gp2","iops":100,"encrypted":false,"tagSet":{"items":[{"key":"StratusRedTeam","value":"true"},{"key":"Name","value":"StratusRedTeamVolume"}]},"multiAttachEnabled":false}`, "", ""},
+			{3, `{"size":"10","zone":"{{REGION}}e"}`, `{"volumeId":"vol-{{HEXID}}","size":"10","zone":"{{REGION}}e","status":"creating","createTime":1411807695115,"volumeType":"standard","encrypted":false}`, "", ""},
+			{2, `{"size":"1","zone":"{{REGION}}a","tagSpecificationSet":{"items":[{"resourceType":"volume","tags":[{"key":"StratusRedTeam","value":"true"},{"key":"Name","value":"StratusRedTeamVolume"}]}]},"clientToken":"{{UUID}}"}`, `{"requestId":"{{UUID}}","volumeId":"vol-{{HEXID}}","size":"1","zone":"{{REGION}}a","status":"creating","createTime":1688991075000,"volumeType":"gp2","iops":100,"encrypted":false,"tagSet":{"items":[{"key":"StratusRedTeam","value":"true"},{"key":"Name","value":"StratusRedTeamVolume"}]},"multiAttachEnabled":false}`, "", ""},
 		},
 	},
 	{Source: "cloudformation.amazonaws.com", Name: "ListStackResources", Type: "AwsApiCall", N: 10, ReadOnly: 10, ErrN: 2,
@@ -1398,7 +1398,7 @@ var modelPairs = []mPair{
 			{"ValidationException", `Stack with id awseb-e-tpaynhjptk-stack does not exist`, 1},
 		},
 		Ex: []mExample{
-			{8, `{"stackName":"arn:aws:cloudformation:us-east-1:{{ACCOUNT}}:stack/stack-ec2-rds-app-191/{{UUID}}"}`, "", "", ""},
+			{8, `{"stackName":"arn:aws:cloudformation:{{REGION}}:{{ACCOUNT}}:stack/stack-ec2-rds-app-191/{{UUID}}"}`, "", "", ""},
 			{2, "", "", "", ""},
 		},
 	},
@@ -1421,19 +1421,18 @@ var modelPairs = []mPair{
 	{Source: "ec2.amazonaws.com", Name: "CreateKeyPair", Type: "AwsApiCall", N: 10, ReadOnly: 0, ErrN: 3,
 		Who: []mCount{{"IAMUser", 10}},
 		Errs: []mError{
-			{"Client.InvalidParameterValue", `Invalid value 'alucloud-171-keypair ' for keyName. It should be trimmed`, 1},
+			{"Client.InvalidParameterValue", `Invalid value '{{USER}}-keypair ' for keyName. It should be trimmed`, 2},
 			{"Client.InvalidParameterValue", `Invalid value '{{BUCKET}} - keypair ' for keyName. It should be trimmed`, 1},
-			{"Client.InvalidParameterValue", `Invalid value '{{USER}}-keypair ' for keyName. It should be trimmed`, 1},
 		},
 		Ex: []mExample{
-			{7, `{"keyName":"{{USER}}"}`, `{"keyName":"{{USER}}","keyFingerprint":"be:ce:9e:79:25:1a:13:79:e0:de:c1:29:3e:64:d7:5e:02:fd:65:a2","keyMaterial":"{{USER}}"}`, "", ""},
+			{7, `{"keyName":"{{USER}}"}`, `{"keyName":"{{USER}}","keyFingerprint":"be:ce:9e:79:25:1a:13:79:e0:de:c1:29:3e:64:d7:5e:02:fd:65:a2","keyMaterial":"HIDDEN_DUE_TO_SECURITY_REASONS"}`, "", ""},
 			{3, `{"keyName":"{{USER}}-keypair "}`, "", "", ""},
 		},
 	},
 	{Source: "ec2.amazonaws.com", Name: "CreateRouteTable", Type: "AwsApiCall", N: 10, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 10}},
 		Ex: []mExample{
-			{10, `{"vpcId":"vpc-{{HEXID}}","tagSpecificationSet":{"items":[{"resourceType":"route-table","tags":[{"key":"StratusRedTeam","value":"true"},{"key":"Name","value":"stratus-red-team-ec2lui-vpc-private-us-east-1a"}]}]}}`, `{"requestId":"{{UUID}}","routeTable":{"routeTableId":"rtb-{{HEXID}}","vpcId":"vpc-{{HEXID}}","ownerId":"{{ACCOUNT}}","routeSet":{"items":[{"destinationCidrBlock":"{{IP}}/16","gatewayId":"local","state":"active","origin":"CreateRouteTable"}]},"associationSet":{},"propagatingVgwSet":{},"tagSet":{"items":[{"key":"StratusRedTeam","value":"true"},{"key":"Name","value":"stratus-red-team-ec2lui-vpc-private-us-east-1a"}]}}}`, "", ""},
+			{10, `{"vpcId":"vpc-{{HEXID}}","tagSpecificationSet":{"items":[{"resourceType":"route-table","tags":[{"key":"StratusRedTeam","value":"true"},{"key":"Name","value":"stratus-red-team-ec2lui-vpc-private-{{REGION}}a"}]}]}}`, `{"requestId":"{{UUID}}","routeTable":{"routeTableId":"rtb-{{HEXID}}","vpcId":"vpc-{{HEXID}}","ownerId":"{{ACCOUNT}}","routeSet":{"items":[{"destinationCidrBlock":"10.0.0.0/16","gatewayId":"local","state":"active","origin":"CreateRouteTable"}]},"associationSet":{},"propagatingVgwSet":{},"tagSet":{"items":[{"key":"StratusRedTeam","value":"true"},{"key":"Name","value":"stratus-red-team-ec2lui-vpc-private-{{REGION}}a"}]}}}`, "", ""},
 		},
 	},
 	{Source: "ec2.amazonaws.com", Name: "CreateSubnet", Type: "AwsApiCall", N: 10, ReadOnly: 0, ErrN: 0,
@@ -1445,8 +1444,8 @@ var modelPairs = []mPair{
 			{"Client.VpcLimitExceeded", `The maximum number of VPCs has been reached.`, 3},
 		},
 		Ex: []mExample{
-			{7, `{"cidrBlock":"{{IP}}/16","instanceTenancy":"default","amazonProvidedIpv6CidrBlock":false,"tagSpecificationSet":{"items":[{"resourceType":"vpc","tags":[{"key":"StratusRedTeam","value":"true"}]}]}}`, `{"requestId":"{{UUID}}","vpc":{"vpcId":"vpc-{{HEXID}}","state":"pending","ownerId":"{{ACCOUNT}}","cidrBlock":"{{IP}}/16","cidrBlockAssociationSet":{"items":[{"cidrBlock":"{{IP}}/16","associationId":"vpc-cidr-assoc-07dbd8549f858d0ac","cidrBlockState":{"state":"associated"}}]},"ipv6CidrBlockAssociationSet":{},"dhcpOptionsId":"dopt-{{HEXID}}","instanceTenancy":"default","tagSet":{"items":[{"key":"StratusRedTeam","value":"true"}]},"isDefault":false}}`, "", ""},
-			{3, `{"cidrBlock":"{{IP}}/16","instanceTenancy":"default","amazonProvidedIpv6CidrBlock":false,"tagSpecificationSet":{"items":[{"resourceType":"vpc","tags":[{"key":"Name","value":"stratus-red-team-usr-data-vpc"},{"key":"StratusRedTeam","value":"true"}]}]}}`, "", "", ""},
+			{7, `{"cidrBlock":"10.0.0.0/16","instanceTenancy":"default","amazonProvidedIpv6CidrBlock":false,"tagSpecificationSet":{"items":[{"resourceType":"vpc","tags":[{"key":"StratusRedTeam","value":"true"}]}]}}`, `{"requestId":"{{UUID}}","vpc":{"vpcId":"vpc-{{HEXID}}","state":"pending","ownerId":"{{ACCOUNT}}","cidrBlock":"10.0.0.0/16","cidrBlockAssociationSet":{"items":[{"cidrBlock":"10.0.0.0/16","associationId":"vpc-cidr-assoc-07dbd8549f858d0ac","cidrBlockState":{"state":"associated"}}]},"ipv6CidrBlockAssociationSet":{},"dhcpOptionsId":"dopt-{{HEXID}}","instanceTenancy":"default","tagSet":{"items":[{"key":"StratusRedTeam","value":"true"}]},"isDefault":false}}`, "", ""},
+			{3, `{"cidrBlock":"10.0.0.0/16","instanceTenancy":"default","amazonProvidedIpv6CidrBlock":false,"tagSpecificationSet":{"items":[{"resourceType":"vpc","tags":[{"key":"Name","value":"stratus-red-team-usr-data-vpc"},{"key":"StratusRedTeam","value":"true"}]}]}}`, "", "", ""},
 		},
 	},
 	{Source: "ec2.amazonaws.com", Name: "DeleteRouteTable", Type: "AwsApiCall", N: 10, ReadOnly: 0, ErrN: 0,
@@ -1487,8 +1486,8 @@ var modelPairs = []mPair{
 	{Source: "opsworks.amazonaws.com", Name: "CreateInstance", Type: "AwsApiCall", N: 10, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 10}},
 		Ex: []mExample{
-			{5, `{"blockDeviceMappings":[{"deviceName":"ROOT_DEVICE","ebs":{"volumeType":"gp2","volumeSize":8}}],"availabilityZone":"us-east-1c","layerIds":["{{UUID}}"],"os":"Ubuntu 14.04 LTS","stackId":"{{UUID}}","agentVersion":"INHERIT","hostname":"php-app1","architecture":"x86_64","rootDeviceType":"ebs","sshKeyName":"{{USER}}-keypair2","instanceType":"m1.small"}`, "", "", ""},
-			{5, `{"instanceType":"m1.small","stackId":"{{UUID}}","rootDeviceType":"ebs","sshKeyName":"{{USER}}-keypair","availabilityZone":"us-east-1c","layerIds":["{{UUID}}"],"architecture":"x86_64","hostname":"php-app1","os":"Ubuntu 12.04 LTS"}`, "", "", ""},
+			{5, `{"blockDeviceMappings":[{"deviceName":"ROOT_DEVICE","ebs":{"volumeType":"gp2","volumeSize":8}}],"availabilityZone":"{{REGION}}c","layerIds":["{{UUID}}"],"os":"Ubuntu 14.04 LTS","stackId":"{{UUID}}","agentVersion":"INHERIT","hostname":"php-app1","architecture":"x86_64","rootDeviceType":"ebs","sshKeyName":"{{USER}}-keypair2","instanceType":"m1.small"}`, "", "", ""},
+			{5, `{"instanceType":"m1.small","stackId":"{{UUID}}","rootDeviceType":"ebs","sshKeyName":"{{USER}}-keypair","availabilityZone":"{{REGION}}c","layerIds":["{{UUID}}"],"architecture":"x86_64","hostname":"php-app1","os":"Ubuntu 12.04 LTS"}`, "", "", ""},
 		},
 	},
 	{Source: "opsworks.amazonaws.com", Name: "DeleteInstance", Type: "AwsApiCall", N: 10, ReadOnly: 0, ErrN: 0,
@@ -1565,14 +1564,14 @@ var modelPairs = []mPair{
 	{Source: "lambda.amazonaws.com", Name: "ListVersionsByFunction20150331", Type: "AwsApiCall", N: 9, ReadOnly: 9, ErrN: 0,
 		Who: []mCount{{"IAMUser", 9}},
 		Ex: []mExample{
-			{5, `{"functionName":"{{USER}}"}`, "", "", ""},
+			{5, `{"functionName":"lambda-mrbayes"}`, "", "", ""},
 			{4, `{"functionName":"stratus-red-team-backdoor-f-func","maxItems":10000}`, "", "", ""},
 		},
 	},
 	{Source: "logs.amazonaws.com", Name: "CreateLogGroup", Type: "AwsApiCall", N: 9, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 9}},
 		Ex: []mExample{
-			{8, `{"logGroupName":"/aws/lambda/{{USER}}","tags":{"owner":"{{BUCKET}}","createdby":"scar"}}`, "", "", ""},
+			{8, `{"logGroupName":"/aws/lambda/lambda-mrbayes","tags":{"owner":"{{BUCKET}}","createdby":"scar"}}`, "", "", ""},
 			{1, `{"logGroupName":"/stratus-red-team/vpc-flow-logs","tags":{"StratusRedTeam":"true"}}`, "", "", ""},
 		},
 	},
@@ -1602,8 +1601,8 @@ var modelPairs = []mPair{
 	{Source: "autoscaling.amazonaws.com", Name: "PutScalingPolicy", Type: "AwsApiCall", N: 8, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 8}},
 		Ex: []mExample{
-			{5, `{"cooldown":120,"adjustmentType":"ChangeInCapacity","policyName":"Up-{{USER}}","autoScalingGroupName":"{{USER}}-group","scalingAdjustment":0}`, `{"policyARN":"arn:aws:autoscaling:us-east-1:{{ACCOUNT}}:scalingPolicy:{{UUID}}:autoScalingGroupName/{{USER}}-group:policyName/Up-{{USER}}"}`, "", ""},
-			{3, `{"scalingAdjustment":1,"adjustmentType":"ChangeInCapacity","autoScalingGroupName":"as-group-171","policyType":"SimpleScaling","policyName":"Increase Group Size","cooldown":120}`, `{"alarms":[],"policyARN":"arn:aws:autoscaling:us-east-1:{{ACCOUNT}}:scalingPolicy:{{UUID}}:autoScalingGroupName/as-group-171:policyName/Increase Group Size"}`, "", ""},
+			{5, `{"cooldown":120,"adjustmentType":"ChangeInCapacity","policyName":"Up-{{USER}}","autoScalingGroupName":"{{USER}}-group","scalingAdjustment":0}`, `{"policyARN":"arn:aws:autoscaling:{{REGION}}:{{ACCOUNT}}:scalingPolicy:{{UUID}}:autoScalingGroupName/{{USER}}-group:policyName/Up-{{USER}}"}`, "", ""},
+			{3, `{"scalingAdjustment":1,"adjustmentType":"ChangeInCapacity","autoScalingGroupName":"as-group-171","policyType":"SimpleScaling","policyName":"Increase Group Size","cooldown":120}`, `{"alarms":[],"policyARN":"arn:aws:autoscaling:{{REGION}}:{{ACCOUNT}}:scalingPolicy:{{UUID}}:autoScalingGroupName/as-group-171:policyName/Increase Group Size"}`, "", ""},
 		},
 	},
 	{Source: "cloudfront.amazonaws.com", Name: "ListDistributions2016_01_28", Type: "AwsApiCall", N: 8, ReadOnly: 8, ErrN: 8,
@@ -1619,7 +1618,7 @@ var modelPairs = []mPair{
 		Who: []mCount{{"IAMUser", 6}, {"AssumedRole", 2}},
 		Ex: []mExample{
 			{3, "", `{"publicIp":"{{IP}}","domain":"standard"}`, "", ""},
-			{3, `{"domain":"vpc","tagSpecificationSet":{"items":[{"resourceType":"elastic-ip","tags":[{"key":"StratusRedTeam","value":"true"},{"key":"Name","value":"stratus-red-team-usr-data-vpc-us-east-1a"}]}]}}`, `{"requestId":"{{UUID}}","publicIp":"{{IP}}","domain":"vpc","allocationId":"eipalloc-{{HEXID}}","publicIpv4Pool":"amazon","networkBorderGroup":"us-east-1"}`, "", ""},
+			{3, `{"domain":"vpc","tagSpecificationSet":{"items":[{"resourceType":"elastic-ip","tags":[{"key":"StratusRedTeam","value":"true"},{"key":"Name","value":"stratus-red-team-usr-data-vpc-{{REGION}}a"}]}]}}`, `{"requestId":"{{UUID}}","publicIp":"{{IP}}","domain":"vpc","allocationId":"eipalloc-{{HEXID}}","publicIpv4Pool":"amazon","networkBorderGroup":"{{REGION}}"}`, "", ""},
 		},
 	},
 	{Source: "ec2.amazonaws.com", Name: "DeleteSubnet", Type: "AwsApiCall", N: 8, ReadOnly: 0, ErrN: 0,
@@ -1647,7 +1646,7 @@ var modelPairs = []mPair{
 		Who: []mCount{{"IAMUser", 7}, {"AssumedRole", 1}},
 		Ex: []mExample{
 			{5, `{"publicIp":"{{IP}}"}`, `{"_return":true}`, "", ""},
-			{3, `{"allocationId":"eipalloc-{{HEXID}}","networkBorderGroup":"us-east-1"}`, `{"requestId":"{{UUID}}","_return":true}`, "", ""},
+			{3, `{"allocationId":"eipalloc-{{HEXID}}","networkBorderGroup":"{{REGION}}"}`, `{"requestId":"{{UUID}}","_return":true}`, "", ""},
 		},
 	},
 	{Source: "elasticloadbalancing.amazonaws.com", Name: "DeleteLoadBalancer", Type: "AwsApiCall", N: 8, ReadOnly: 0, ErrN: 0,
@@ -1683,13 +1682,13 @@ var modelPairs = []mPair{
 	{Source: "kms.amazonaws.com", Name: "CreateGrant", Type: "AwsApiCall", N: 8, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 8}},
 		Ex: []mExample{
-			{8, `{"keyId":"arn:aws:kms:us-east-1:{{ACCOUNT}}:key/{{KMSKEY}}","granteePrincipal":"arn:aws:sts::{{ACCOUNT}}:assumed-role/lambda-s3-execution-role/test","constraints":{"encryptionContextEquals":{"aws:lambda:FunctionArn":"arn:aws:lambda:us-east-1:{{ACCOUNT}}:function:test"}},"operations":["Decrypt","RetireGrant"],"retiringPrincipal":"arn:aws:sts::{{ACCOUNT}}:assumed-role/lambda-s3-execution-role/test"}`, `{"grantId":"8a8e1be24c6e2a5fe82c94423548196f4207049a2bfcf20339c63a36248bfb9c"}`, "", `[{"ARN":"arn:aws:kms:us-east-1:{{ACCOUNT}}:key/{{KMSKEY}}","accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key"}]`},
+			{8, `{"keyId":"arn:aws:kms:{{REGION}}:{{ACCOUNT}}:key/{{KMSKEY}}","granteePrincipal":"arn:aws:sts::{{ACCOUNT}}:assumed-role/lambda-s3-execution-role/test","constraints":{"encryptionContextEquals":{"aws:lambda:FunctionArn":"arn:aws:lambda:{{REGION}}:{{ACCOUNT}}:function:test"}},"operations":["Decrypt","RetireGrant"],"retiringPrincipal":"arn:aws:sts::{{ACCOUNT}}:assumed-role/lambda-s3-execution-role/test"}`, `{"grantId":"8a8e1be24c6e2a5fe82c94423548196f4207049a2bfcf20339c63a36248bfb9c"}`, "", `[{"ARN":"arn:aws:kms:{{REGION}}:{{ACCOUNT}}:key/{{KMSKEY}}","accountId":"{{ACCOUNT}}","type":"AWS::KMS::Key"}]`},
 		},
 	},
 	{Source: "logs.amazonaws.com", Name: "PutRetentionPolicy", Type: "AwsApiCall", N: 8, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 8}},
 		Ex: []mExample{
-			{8, `{"logGroupName":"/aws/lambda/{{USER}}","retentionInDays":30}`, "", "", ""},
+			{8, `{"logGroupName":"/aws/lambda/lambda-ubuntu-1604-proc","retentionInDays":30}`, "", "", ""},
 		},
 	},
 	{Source: "notifications.amazonaws.com", Name: "ListNotificationHubs", Type: "AwsApiCall", N: 8, ReadOnly: 8, ErrN: 0,
@@ -1778,7 +1777,7 @@ var modelPairs = []mPair{
 	{Source: "elasticloadbalancing.amazonaws.com", Name: "CreateLoadBalancer", Type: "AwsApiCall", N: 7, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 7}},
 		Ex: []mExample{
-			{4, `{"loadBalancerName":"wp-11-lb","listeners":[{"loadBalancerPort":80,"protocol":"http","instancePort":80}],"availabilityZones":["us-east-1c","us-east-1e"]}`, `{"dNSName":"wp-11-lb-1794109021.us-east-1.elb.amazonaws.com"}`, "", ""},
+			{4, `{"loadBalancerName":"wp-11-lb","listeners":[{"loadBalancerPort":80,"protocol":"http","instancePort":80}],"availabilityZones":["{{REGION}}c","{{REGION}}e"]}`, `{"dNSName":"wp-11-lb-1794109021.{{REGION}}.elb.amazonaws.com"}`, "", ""},
 		},
 	},
 	{Source: "iam.amazonaws.com", Name: "ListGroups", Type: "AwsApiCall", N: 7, ReadOnly: 7, ErrN: 0,
@@ -1811,13 +1810,13 @@ var modelPairs = []mPair{
 	{Source: "ssm.amazonaws.com", Name: "UpdateInstanceAssociationStatus", Type: "AwsApiCall", N: 7, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"AssumedRole", 7}},
 		Ex: []mExample{
-			{7, `{"associationId":"{{UUID}}","instanceId":"{{INSTANCE}}","executionResult":{"executionDate":"Jul 10, 2023, 11:57:45 AM","status":"Pending","executionSummary":"Association is pending","errorCode":""}}`, "", "", `[{"accountId":"{{ACCOUNT}}","ARN":"arn:aws:ssm:us-east-1:{{ACCOUNT}}:association/{{UUID}}"},{"accountId":"{{ACCOUNT}}","ARN":"arn:aws:ec2:us-east-1:{{ACCOUNT}}:instance/{{INSTANCE}}"}]`},
+			{7, `{"associationId":"{{UUID}}","instanceId":"{{INSTANCE}}","executionResult":{"executionDate":"Jul 10, 2023, 11:57:45 AM","status":"Pending","executionSummary":"Association is pending","errorCode":""}}`, "", "", `[{"accountId":"{{ACCOUNT}}","ARN":"arn:aws:ssm:{{REGION}}:{{ACCOUNT}}:association/{{UUID}}"},{"accountId":"{{ACCOUNT}}","ARN":"arn:aws:ec2:{{REGION}}:{{ACCOUNT}}:instance/{{INSTANCE}}"}]`},
 		},
 	},
 	{Source: "ssm.amazonaws.com", Name: "UpdateInstanceInformation", Type: "AwsApiCall", N: 7, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"AssumedRole", 7}},
 		Ex: []mExample{
-			{5, `{"instanceId":"{{INSTANCE}}","agentVersion":"3.1.1732.0","agentStatus":"Active","platformType":"Linux","platformName":"Amazon Linux","platformVersion":"2","iPAddress":"{{IP}}","computerName":"ip-{{IPDASH}}.ec2.internal","agentName":"amazon-ssm-agent"}`, "", "", ""},
+			{5, `{"instanceId":"{{INSTANCE}}","agentVersion":"3.1.1732.0","agentStatus":"Active","platformType":"Linux","platformName":"Amazon Linux","platformVersion":"2","iPAddress":"10.0.1.10","computerName":"ip-{{IPDASH}}.ec2.internal","agentName":"amazon-ssm-agent"}`, "", "", ""},
 		},
 	},
 	{Source: "autoscaling.amazonaws.com", Name: "DescribeScalingActivities", Type: "AwsApiCall", N: 6, ReadOnly: 6, ErrN: 0,
@@ -1835,7 +1834,7 @@ var modelPairs = []mPair{
 	{Source: "cloudtrail.amazonaws.com", Name: "StartLogging", Type: "AwsApiCall", N: 6, ReadOnly: 0, ErrN: 3,
 		Who: []mCount{{"IAMUser", 6}},
 		Errs: []mError{
-			{"TrailNotFoundException", `Unknown trail: arn:aws:cloudtrail:us-east-1:{{ACCOUNT}}:trail/stratus-red-team-ct-stop-trail-qzbgnfqisx for the user: {{ACCOUNT}}`, 3},
+			{"TrailNotFoundException", `Unknown trail: arn:aws:cloudtrail:{{REGION}}:{{ACCOUNT}}:trail/stratus-red-team-ct-stop-trail-qzbgnfqisx for the user: {{ACCOUNT}}`, 3},
 		},
 		Ex: []mExample{
 			{6, `{"name":"stratus-red-team-ct-stop-trail-qzbgnfqisx"}`, "", "", ""},
@@ -1923,7 +1922,7 @@ var modelPairs = []mPair{
 			{"ValidationException", `AlarmName must not contain leading or trailing whitespace`, 1},
 		},
 		Ex: []mExample{
-			{3, `{"threshold":80.0,"period":300,"metricName":"CPUUtilization","dimensions":[{"value":"{{USER}}-group","name":"AutoScalingGroupName"}],"actionsEnabled":true,"evaluationPeriods":1,"comparisonOperator":"GreaterThanOrEqualToThreshold","namespace":"AWS/EC2","alarmName":"alarm-{{USER}}-up","alarmActions":["arn:aws:autoscaling:us-east-1:{{ACCOUNT}}:scalingPolicy:{{UUID}}:autoScalingGroupName/{{USER}}-group:policyName/Up-{{USER}}"],"statistic":"Average"}`, "", "", ""},
+			{3, `{"threshold":80.0,"period":300,"metricName":"CPUUtilization","dimensions":[{"value":"{{USER}}-group","name":"AutoScalingGroupName"}],"actionsEnabled":true,"evaluationPeriods":1,"comparisonOperator":"GreaterThanOrEqualToThreshold","namespace":"AWS/EC2","alarmName":"alarm-{{USER}}-up","alarmActions":["arn:aws:autoscaling:{{REGION}}:{{ACCOUNT}}:scalingPolicy:{{UUID}}:autoScalingGroupName/{{USER}}-group:policyName/Up-{{USER}}"],"statistic":"Average"}`, "", "", ""},
 		},
 	},
 	{Source: "opsworks.amazonaws.com", Name: "DescribeAgentVersions", Type: "AwsApiCall", N: 6, ReadOnly: 6, ErrN: 0,
@@ -1974,19 +1973,19 @@ var modelPairs = []mPair{
 	{Source: "autoscaling.amazonaws.com", Name: "UpdateAutoScalingGroup", Type: "AwsApiCall", N: 5, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 5}},
 		Ex: []mExample{
-			{2, `{"maxSize":0,"minSize":0,"terminationPolicies":["Default"],"healthCheckGracePeriod":300,"autoScalingGroupName":"{{USER}}-group","defaultCooldown":300,"healthCheckType":"ELB","launchConfigurationName":"launch-wp-{{USER}}","availabilityZones":["us-east-1d","us-east-1e"],"desiredCapacity":0}`, "", "", ""},
+			{2, `{"maxSize":0,"minSize":0,"terminationPolicies":["Default"],"healthCheckGracePeriod":300,"autoScalingGroupName":"{{USER}}-group","defaultCooldown":300,"healthCheckType":"ELB","launchConfigurationName":"launch-wp-{{USER}}","availabilityZones":["{{REGION}}d","{{REGION}}e"],"desiredCapacity":0}`, "", "", ""},
 		},
 	},
 	{Source: "cloudformation.amazonaws.com", Name: "CreateStack", Type: "AwsApiCall", N: 5, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 5}},
 		Ex: []mExample{
-			{3, `{"notificationARNs":[],"capabilities":[],"parameters":[{"parameterKey":"KeyPairName"},{"parameterKey":"UserID"}],"templateURL":"https://s3.amazonaws.com/{{BUCKET}}/cloudformation/ec2-rds-app.template","tags":[],"disableRollback":false,"stackName":"stack-ec2-rds-app-191"}`, `{"stackId":"arn:aws:cloudformation:us-east-1:{{ACCOUNT}}:stack/stack-ec2-rds-app-191/{{UUID}}"}`, "", ""},
+			{3, `{"notificationARNs":[],"capabilities":[],"parameters":[{"parameterKey":"KeyPairName"},{"parameterKey":"UserID"}],"templateURL":"https://s3.amazonaws.com/{{BUCKET}}/cloudformation/ec2-rds-app.template","tags":[],"disableRollback":false,"stackName":"stack-ec2-rds-app-191"}`, `{"stackId":"arn:aws:cloudformation:{{REGION}}:{{ACCOUNT}}:stack/stack-ec2-rds-app-191/{{UUID}}"}`, "", ""},
 		},
 	},
 	{Source: "cloudformation.amazonaws.com", Name: "DeleteStack", Type: "AwsApiCall", N: 5, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 5}},
 		Ex: []mExample{
-			{5, `{"stackName":"arn:aws:cloudformation:us-east-1:{{ACCOUNT}}:stack/stack-ec2-rds-app-191/{{UUID}}"}`, "", "", ""},
+			{5, `{"stackName":"arn:aws:cloudformation:{{REGION}}:{{ACCOUNT}}:stack/stack-ec2-rds-app-191/{{UUID}}"}`, "", "", ""},
 		},
 	},
 	{Source: "cloudformation.amazonaws.com", Name: "GetTemplateSummary", Type: "AwsApiCall", N: 5, ReadOnly: 5, ErrN: 2,
@@ -1995,7 +1994,7 @@ var modelPairs = []mPair{
 			{"ValidationException", `Template format error: [/Resources/DBSecurityGroup] resource definition is malformed`, 2},
 		},
 		Ex: []mExample{
-			{3, `{"templateURL":"https://s3.amazonaws.com/{{BUCKET}}/cloudformation/ec2-rds-app.template"}`, `{"description":"AWS CloudFormation Template. Using Amazon Linux AMI (64-bit) v. 2013.09.02 and Amazon Linux AMI (32-bit) from AWS Marketplace - Created by German Molto - http://www.grycap.upv.es/{{BUCKET}}","parameters":[{"parameterType":"String","description":"The EC2 Key Pair name","noEcho":false,"parameterKey":"KeyPairName"},{"parameterType":"String","description":"If you are {{USER}} this means that UserID should be 07","noEcho":false,"parameterKey":"UserID"}]}`, "", ""},
+			{2, "", "", "", ""},
 		},
 	},
 	{Source: "ec2.amazonaws.com", Name: "AssociateAddress", Type: "AwsApiCall", N: 5, ReadOnly: 0, ErrN: 0,
@@ -2100,25 +2099,25 @@ var modelPairs = []mPair{
 	{Source: "lambda.amazonaws.com", Name: "ListAliases20150331", Type: "AwsApiCall", N: 5, ReadOnly: 5, ErrN: 0,
 		Who: []mCount{{"IAMUser", 5}},
 		Ex: []mExample{
-			{5, `{"marker":"$DEFAULT","functionName":"{{USER}}"}`, "", "", ""},
+			{5, `{"marker":"$DEFAULT","functionName":"lambda-mrbayes"}`, "", "", ""},
 		},
 	},
 	{Source: "lambda.amazonaws.com", Name: "ListTags20170331", Type: "AwsApiCall", N: 5, ReadOnly: 5, ErrN: 0,
 		Who: []mCount{{"IAMUser", 5}},
 		Ex: []mExample{
-			{5, `{"resource":"arn:aws:lambda:us-east-1:{{ACCOUNT}}:function:{{USER}}"}`, `{"tags":{"owner":"{{BUCKET}}","createdby":"scar"}}`, "", ""},
+			{5, `{"resource":"arn:aws:lambda:{{REGION}}:{{ACCOUNT}}:function:lambda-mrbayes"}`, `{"tags":{"owner":"{{BUCKET}}","createdby":"scar"}}`, "", ""},
 		},
 	},
 	{Source: "rds.amazonaws.com", Name: "AddTagsToResource", Type: "AwsApiCall", N: 5, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 5}},
 		Ex: []mExample{
-			{5, `{"tags":[{"key":"workload-type","value":"other"}],"resourceName":"arn:aws:rds:us-east-1:{{ACCOUNT}}:db:dbinstance34"}`, "", "", ""},
+			{5, `{"tags":[{"key":"workload-type","value":"other"}],"resourceName":"arn:aws:rds:{{REGION}}:{{ACCOUNT}}:db:dbinstance34"}`, "", "", ""},
 		},
 	},
 	{Source: "rds.amazonaws.com", Name: "DeleteDBSnapshot", Type: "AwsApiCall", N: 5, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 5}},
 		Ex: []mExample{
-			{3, `{"dBSnapshotIdentifier":"dbinstance05-final-snapshot"}`, `{"snapshotType":"manual","snapshotCreateTime":"Sep 27, 2014 6:24:41 PM","port":3306,"dBSnapshotIdentifier":"dbinstance05-final-snapshot","percentProgress":100,"allocatedStorage":5,"instanceCreateTime":"Sep 27, 2014 5:10:35 PM","engine":"mysql","availabilityZone":"us-east-1e","masterUsername":"awsuser","dBInstanceIdentifier":"dbinstance05","optionGroupName":"default:mysql-5-6","status":"deleted","engineVersion":"5.6.19","licenseModel":"general-public-license"}`, "", ""},
+			{3, `{"dBSnapshotIdentifier":"dbinstance05-final-snapshot"}`, `{"snapshotType":"manual","snapshotCreateTime":"Sep 27, 2014 6:24:41 PM","port":3306,"dBSnapshotIdentifier":"dbinstance05-final-snapshot","percentProgress":100,"allocatedStorage":5,"instanceCreateTime":"Sep 27, 2014 5:10:35 PM","engine":"mysql","availabilityZone":"{{REGION}}e","masterUsername":"awsuser","dBInstanceIdentifier":"dbinstance05","optionGroupName":"default:mysql-5-6","status":"deleted","engineVersion":"5.6.19","licenseModel":"general-public-license"}`, "", ""},
 		},
 	},
 	{Source: "rds.amazonaws.com", Name: "DescribeAccountAttributes", Type: "AwsApiCall", N: 5, ReadOnly: 5, ErrN: 0,
@@ -2160,19 +2159,19 @@ var modelPairs = []mPair{
 	{Source: "ssm.amazonaws.com", Name: "GetParameters", Type: "AwsApiCall", N: 5, ReadOnly: 5, ErrN: 0,
 		Who: []mCount{{"IAMUser", 5}},
 		Ex: []mExample{
-			{5, `{"names":["/credentials/stratus-red-team/credentials-31","/credentials/stratus-red-team/credentials-39"],"withDecryption":true}`, "", "", `[{"accountId":"{{ACCOUNT}}","ARN":"arn:aws:ssm:us-east-1:{{ACCOUNT}}:parameter/credentials/stratus-red-team/credentials-31"},{"accountId":"{{ACCOUNT}}","ARN":"arn:aws:ssm:us-east-1:{{ACCOUNT}}:parameter/credentials/stratus-red-team/credentials-39"}]`},
+			{5, `{"names":["/credentials/stratus-red-team/credentials-31","/credentials/stratus-red-team/credentials-39"],"withDecryption":true}`, "", "", `[{"accountId":"{{ACCOUNT}}","ARN":"arn:aws:ssm:{{REGION}}:{{ACCOUNT}}:parameter/credentials/stratus-red-team/credentials-31"},{"accountId":"{{ACCOUNT}}","ARN":"arn:aws:ssm:{{REGION}}:{{ACCOUNT}}:parameter/credentials/stratus-red-team/credentials-39"}]`},
 		},
 	},
 	{Source: "autoscaling.amazonaws.com", Name: "CreateAutoScalingGroup", Type: "AwsApiCall", N: 4, ReadOnly: 0, ErrN: 0,
 		Who: []mCount{{"IAMUser", 4}},
 		Ex: []mExample{
-			{2, `{"maxSize":2,"availabilityZones":["us-east-1e","us-east-1c"],"autoScalingGroupName":"as-group-35","defaultCooldown":120,"launchConfigurationName":"launch-config-35","loadBalancerNames":["{{USER}}-lb"],"minSize":1}`, "", "", ""},
+			{2, `{"maxSize":2,"availabilityZones":["{{REGION}}e","{{REGION}}c"],"autoScalingGroupName":"as-group-35","defaultCooldown":120,"launchConfigurationName":"launch-config-35","loadBalancerNames":["{{USER}}-lb"],"minSize":1}`, "", "", ""},
 		},
 	},
 	{Source: "cloudformation.amazonaws.com", Name: "DescribeStackResources", Type: "AwsApiCall", N: 4, ReadOnly: 4, ErrN: 0,
 		Who: []mCount{{"IAMUser", 4}},
 		Ex: []mExample{
-			{4, `{"stackName":"arn:aws:cloudformation:us-east-1:{{ACCOUNT}}:stack/awseb-e-k8yeqeztva-stack/{{UUID}}"}`, "", "", ""},
+			{4, `{"stackName":"arn:aws:cloudformation:{{REGION}}:{{ACCOUNT}}:stack/awseb-e-k8yeqeztva-stack/{{UUID}}"}`, "", "", ""},
 		},
 	},
 	{Source: "cloudtrail.amazonaws.com", Name: "GetEventSelectors", Type: "AwsApiCall", N: 4, ReadOnly: 4, ErrN: 0,
@@ -2184,7 +2183,7 @@ var modelPairs = []mPair{
 	{Source: "cloudtrail.amazonaws.com", Name: "ListTags", Type: "AwsApiCall", N: 4, ReadOnly: 4, ErrN: 0,
 		Who: []mCount{{"IAMUser", 4}},
 		Ex: []mExample{
-			{4, `{"resourceIdList":["arn:aws:cloudtrail:us-east-1:{{ACCOUNT}}:trail/stratus-red-team-ctes-trail-qyxyekjbtk"]}`, "", "", ""},
+			{4, `{"resourceIdList":["arn:aws:cloudtrail:{{REGION}}:{{ACCOUNT}}:trail/stratus-red-team-ctes-trail-qyxyekjbtk"]}`, "", "", ""},
 		},
 	},
 	{Source: "ec2.amazonaws.com", Name: "AttachInternetGateway", Type: "AwsApiCall", N: 4, ReadOnly: 0, ErrN: 0,
@@ -2325,7 +2324,7 @@ var modelPairs = []mPair{
 	{Source: "s3.amazonaws.com", Name: "GetStorageLensConfiguration", Type: "AwsApiCall", N: 4, ReadOnly: 4, ErrN: 0,
 		Who: []mCount{{"IAMUser", 4}},
 		Ex: []mExample{
-			{4, `{"Host":"{{ACCOUNT}}.s3-control.us-east-1.amazonaws.com"}`, "", `{"SignatureVersion":"SigV4","CipherSuite":"ECDHE-RSA-AES128-GCM-SHA256","bytesTransferredIn":0,"AuthenticationMethod":"AuthHeader","x-amz-id-2":"RBVZE1aP5ZIWKUdG1hjRObcaPvsi1R4sMQr7GV+WPWocwL/I0cZVMkXnNBc55YA7mS056DtQDEI=","bytesTransferredOut":375}`, ""},
+			{4, `{"Host":"{{ACCOUNT}}.s3-control.{{REGION}}.amazonaws.com"}`, "", `{"SignatureVersion":"SigV4","CipherSuite":"ECDHE-RSA-AES128-GCM-SHA256","bytesTransferredIn":0,"AuthenticationMethod":"AuthHeader","x-amz-id-2":"RBVZE1aP5ZIWKUdG1hjRObcaPvsi1R4sMQr7GV+WPWocwL/I0cZVMkXnNBc55YA7mS056DtQDEI=","bytesTransferredOut":375}`, ""},
 		},
 	},
 }

@@ -200,7 +200,8 @@ func compact(raw json.RawMessage) string {
 	return buf.String()
 }
 
-// flag reports a JSON boolean that log shippers may have turned into a string.
+// flagValue reads a JSON boolean that log shippers may have turned into a
+// string.
 func flagValue(raw json.RawMessage) (value, present bool) {
 	switch strings.Trim(string(raw), `"`) {
 	case "true":
@@ -248,6 +249,10 @@ var (
 	reDashedIP  = regexp.MustCompile(`\b(ip|ec2)-\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3}\b`)
 	reIPv4      = regexp.MustCompile(`\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}`)
 	reTwelve    = regexp.MustCompile(`\d{12}`)
+	reURL       = regexp.MustCompile(`(?i)https?://([a-z0-9.-]+)`)
+	reAuthor    = regexp.MustCompile(`(?i)\b(created|written|developed|maintained|authored|owned)\s+by\b`)
+	reNumbered  = regexp.MustCompile(`^([a-z]+)(\d+)$`)
+	reRegion    = regexp.MustCompile(`\b(?:us|eu|ap|sa|ca|me|af|il|mx)-(?:east|west|north|south|central|northeast|southeast|northwest|southwest)-[1-9]`)
 	reUserARN   = regexp.MustCompile(`:user/[A-Za-z0-9+=,.@_-]+`)
 	reHexID     = regexp.MustCompile(`\b(vol|snap|ami|sg|rtb|eipalloc|eipassoc|vpc|subnet|eni|igw|acl|lt|vpce|nat|tgw|r|pcx|dopt|eigw|fl|sir|aki|ari|import-ami|export-i)-(?:[0-9a-f]{17}|[0-9a-f]{8})\b`)
 	rePlace     = regexp.MustCompile(`\{\{[A-Z]+\}\}`)
@@ -287,6 +292,7 @@ func newAnonymizer(recs []record) *anonymizer {
 	buckets := map[string]bool{}
 	keys := map[string]bool{}
 	services := map[string]bool{}
+	aliases := map[string]bool{}
 	for i := range recs {
 		r := &recs[i]
 		services[strings.ToLower(r.EventSource)] = true
@@ -294,9 +300,12 @@ func newAnonymizer(recs []record) *anonymizer {
 		services[strings.ToLower(r.UserAgent)] = true
 		if r.UserIdentity.UserName != "" && r.UserIdentity.Type != "AssumedRole" {
 			users[r.UserIdentity.UserName] = true
+			if r.UserIdentity.Type == "Root" {
+				aliases[r.UserIdentity.UserName] = true
+			}
 		}
 		arn := r.UserIdentity.ARN
-		if i := strings.Index(arn, ":user/"); i >= 0 {
+		if strings.Contains(arn, ":user/") {
 			users[arn[strings.LastIndex(arn, "/")+1:]] = true
 		}
 		if strings.Contains(arn, ":assumed-role/") {
@@ -319,13 +328,35 @@ func newAnonymizer(recs []record) *anonymizer {
 		}
 	}
 	allServices := strings.Join(sortedKeys(services), "\n")
-	// A session name is often a tool's ("elasticbeanstalk", "OpsWorks");
-	// only lower-case words found in no service name or agent look like people.
+	variants := map[string]bool{}
+	// A session name is often a tool's ("elasticbeanstalk", "OpsWorks",
+	// "lambda-worker"); only lower-case words, possibly dotted, that no
+	// service name or agent contains look like people.
 	for s := range sessions {
 		if isPersonLike(s) && !strings.Contains(allServices, s) {
 			users[s] = true
 		}
 	}
+	// Numbered accounts ("student12") reappear as "student-12" in resource
+	// names, and the parts of an account alias ("acme-prod") on their own.
+	for u := range users {
+		if m := reNumbered.FindStringSubmatch(u); m != nil {
+			variants[m[1]+"-"+m[2]] = true
+			variants[m[1]+"_"+m[2]] = true
+		}
+	}
+	for alias := range aliases {
+		for _, part := range strings.Split(alias, "-") {
+			if len(part) >= 5 && part != alias && !strings.Contains(allServices, strings.ToLower(part)) {
+				variants[part] = true
+			}
+		}
+	}
+	for v := range variants {
+		users[v] = true
+	}
+	// CloudTrail's own mask is not a name.
+	delete(users, "HIDDEN_DUE_TO_SECURITY_REASONS")
 	a := &anonymizer{isUser: users}
 	for _, set := range []struct {
 		from map[string]bool
@@ -353,7 +384,7 @@ func isPersonLike(s string) bool {
 		return false
 	}
 	for _, c := range s {
-		if (c < 'a' || c > 'z') && c != '.' && c != '-' {
+		if (c < 'a' || c > 'z') && c != '.' {
 			return false
 		}
 	}
@@ -388,6 +419,14 @@ func replaceBounded(s, name, with string, extra func(byte) bool) string {
 		}
 		s = s[j:]
 	}
+}
+
+// privateIPv4 reports RFC 1918 addresses: VPC ranges say nothing about
+// anyone, and a CIDR such as 10.0.0.0/16 reads wrong when made public.
+func privateIPv4(s string) bool {
+	var a, b int
+	fmt.Sscanf(s, "%d.%d.", &a, &b)
+	return a == 10 || a == 172 && b >= 16 && b < 32 || a == 192 && b == 168
 }
 
 func validIPv4(s string) bool {
@@ -430,6 +469,7 @@ func (a *anonymizer) clean(s string) (string, bool) {
 	s = reUUID.ReplaceAllString(s, "{{UUID}}")
 	s = reHexID.ReplaceAllString(s, "$1-{{HEXID}}")
 	s = reDashedIP.ReplaceAllString(s, "$1-{{IPDASH}}")
+	s = reRegion.ReplaceAllString(s, "{{REGION}}")
 	s = replaceMatches(s, reIPv4, "{{IP}}", func(s string, i, j int) bool {
 		// Version numbers such as "Chrome/37.0.2062.124" are not addresses.
 		if i > 0 && (isAlnum(s[i-1]) || strings.IndexByte("./_-", s[i-1]) >= 0) {
@@ -438,7 +478,7 @@ func (a *anonymizer) clean(s string) (string, bool) {
 		if j < len(s) && (isAlnum(s[j]) || s[j] == '.' && j+1 < len(s) && isAlnum(s[j+1])) {
 			return false
 		}
-		return validIPv4(s[i:j])
+		return validIPv4(s[i:j]) && !privateIPv4(s[i:j])
 	})
 	s = replaceMatches(s, reTwelve, "{{ACCOUNT}}", func(s string, i, j int) bool {
 		return (i == 0 || !isAlnum(s[i-1])) && (j == len(s) || !isAlnum(s[j]))
@@ -490,8 +530,30 @@ func (a *anonymizer) cleanJSON(s string) (string, bool) {
 	if s == "" {
 		return "", true
 	}
+	c, ok := a.cleanText(s)
+	if !ok || !json.Valid([]byte(fill(c))) {
+		return "", false
+	}
+	return c, true
+}
+
+// cleanText anonymises free text copied into the model (examples, error
+// messages) and refuses what may still name people or organisations: links
+// to sites other than AWS's, and authorship notes. A rejected example only
+// costs a shape; package synth's TestModelIsAnonymised checks the output for
+// what these rules are meant to catch.
+func (a *anonymizer) cleanText(s string) (string, bool) {
+	if reAuthor.MatchString(s) {
+		return "", false
+	}
+	for _, m := range reURL.FindAllStringSubmatch(s, -1) {
+		host := strings.ToLower(m[1])
+		if host != "amazonaws.com" && !strings.HasSuffix(host, ".amazonaws.com") && !strings.HasSuffix(host, ".amazon.com") && !strings.HasSuffix(host, ".aws") {
+			return "", false
+		}
+	}
 	c, ok := a.clean(s)
-	if !ok || !knownPlaceholders(c) || !json.Valid([]byte(fill(c))) {
+	if !ok || !knownPlaceholders(c) {
 		return "", false
 	}
 	return c, true
@@ -612,7 +674,6 @@ func build(recs []record, top, maxEx int) *model {
 		if t := r.TLSDetails; t != nil && t.TLSVersion != "" {
 			tls[[2]string{t.TLSVersion, t.CipherSuite}]++
 			if h, ok := a.clean(t.ClientProvidedHostHeader); ok && h != "" {
-				h = strings.Replace(h, ".us-east-1.", ".{{REGION}}.", 1)
 				if hosts[r.EventSource] == nil {
 					hosts[r.EventSource] = map[string]int{}
 				}
@@ -765,8 +826,8 @@ func (a *anonymizer) describe(p *pair, rs []*record, keep, maxEx int) {
 		}
 		if r.ErrorCode != "" {
 			p.errN++
-			msg, ok := a.clean(r.ErrorMessage)
-			if !ok || !knownPlaceholders(msg) {
+			msg, ok := a.cleanText(r.ErrorMessage)
+			if !ok {
 				msg = ""
 			}
 			if len(msg) > 300 {
