@@ -21,8 +21,8 @@ import (
 // Deliberately absent, because AWS uses them for writes too: Check (signin's
 // CheckMfa is readOnly false), Verify (SES VerifyEmailIdentity sends mail),
 // Test (API Gateway TestInvokeMethod runs the integration), Generate (IAM
-// GenerateCredentialReport), Preview, Retrieve. The reads among them are in
-// readOnlyExceptions instead.
+// GenerateCredentialReport), Preview, Retrieve. Calls of these kinds known
+// to be reads are listed in readOnlyExceptions instead.
 var readPrefixes = []string{
 	"Get", "List", "Describe", "Lookup", "Head", "BatchGet", "Search",
 	"Query", "Scan", "Select", "Filter", "Estimate", "Simulate",
@@ -253,10 +253,10 @@ func IsGlobalServiceEvent(eventSource string) bool {
 	return slices.Contains(globalServices, eventSource)
 }
 
-// MaxLookupResources bounds the Resources derived for one record, so that a
+// maxLookupResources bounds the Resources derived for one record, so that a
 // hostile record with a huge array cannot make one event's resource list
 // unbounded.
-const MaxLookupResources = 128
+const maxLookupResources = 128
 
 // LookupResources returns the Resources that LookupEvents shows for a record.
 //
@@ -265,11 +265,11 @@ const MaxLookupResources = 128
 // empty. Then the resources named in requestParameters and responseElements
 // by the per-service rules of resourceRules, in the order they appear,
 // request first. Pairs are de-duplicated, empty names skipped, and the list
-// is cut at MaxLookupResources. serviceEventDetails and additionalEventData
+// is cut at maxLookupResources. serviceEventDetails and additionalEventData
 // are not read: AWS lists nothing from them (seen for an EC2 service event
 // naming a snapshot).
 func LookupResources(r *Record) []Resource {
-	c := collector{seen: map[Resource]bool{}}
+	var c collector
 	for _, x := range r.Resources {
 		name := x.ARN
 		if name == "" {
@@ -286,26 +286,25 @@ func LookupResources(r *Record) []Resource {
 	return c.list
 }
 
-// collector accumulates distinct resources in order.
+// collector accumulates distinct resources in order. The list is short and
+// bounded, so a linear search beats a map.
 type collector struct {
 	list []Resource
-	seen map[Resource]bool
 }
 
 // add records one resource and reports whether there is room for more.
 func (c *collector) add(typ, name string) bool {
-	if len(c.list) >= MaxLookupResources {
+	if len(c.list) >= maxLookupResources {
 		return false
 	}
 	if strings.TrimSpace(name) == "" {
 		return true
 	}
 	x := Resource{Type: typ, Name: name}
-	if !c.seen[x] {
-		c.seen[x] = true
+	if !slices.Contains(c.list, x) {
 		c.list = append(c.list, x)
 	}
-	return len(c.list) < MaxLookupResources
+	return len(c.list) < maxLookupResources
 }
 
 // section says which part of a record a rule reads.
