@@ -2,9 +2,99 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/cairn-audit/cairn/internal/bench"
+	"github.com/cairn-audit/cairn/internal/client"
 )
 
 func runBench(ctx context.Context, args []string) error {
-	return fmt.Errorf("bench: not built yet")
+	if len(args) == 0 || (args[0] != "ingest" && args[0] != "lookup") {
+		return fmt.Errorf("usage: cairn bench ingest|lookup [flags] (against a running server; use an administrator key)")
+	}
+	var cf clientFlags
+	fs := newFlagSet("bench "+args[0], "[flags]")
+	cf.register(fs)
+	seed := fs.Int64("seed", 1, "generator seed")
+	accounts := fs.Int("accounts", 3, "number of synthetic accounts (100000000001, 100000000002, ...)")
+	var (
+		events, batch, workers *int
+		probe                  *time.Duration
+		calls                  *int
+		windowed               *bool
+	)
+	if args[0] == "ingest" {
+		events = fs.Int("events", 1_000_000, "records to send")
+		batch = fs.Int("batch", 500, "records per call")
+		workers = fs.Int("workers", 8, "calls in flight")
+		probe = fs.Duration("probe", time.Second, "how often to measure the delay until an acknowledged event is searchable (0: never)")
+	} else {
+		calls = fs.Int("calls", 200, "calls per attribute key")
+		windowed = fs.Bool("windowed", true, "also measure with one-hour time windows")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	c, err := cf.client(ctx)
+	if err != nil {
+		return err
+	}
+	accts := make([]string, *accounts)
+	for i := range accts {
+		accts[i] = fmt.Sprintf("1000000000%02d", i+1)
+	}
+	if args[0] == "ingest" {
+		step := time.Millisecond
+		per := (*events + *workers - 1) / *workers
+		o := bench.IngestOptions{
+			Events: *events, Batch: *batch, Workers: *workers, Accounts: accts, Seed: *seed,
+			Start: time.Now().Add(-time.Duration(per) * step).Truncate(time.Second), Step: step, Probe: *probe,
+		}
+		fmt.Fprintf(os.Stderr, "bench ingest: %d events in calls of %d, %d in flight, to %s\n", o.Events, o.Batch, o.Workers, c.Endpoint())
+		r, err := bench.Ingest(ctx, func(account string) (*client.Client, error) { return c.ForAccount(account), nil }, c.Endpoint(), o, os.Stderr)
+		if err != nil {
+			return err
+		}
+		return render(cf.output, r, func() {
+			fmt.Printf("events           %d (%d duplicates, %d failed)\n", r.Events, r.Duplicates, r.Failed)
+			fmt.Printf("elapsed          %.1fs\n", r.Elapsed.Seconds())
+			fmt.Printf("throughput       %.0f events/s (durable acknowledgement)\n", r.EventsPerSecond)
+			fmt.Printf("ack latency      %s (per call of %d)\n", r.Ack, *batch)
+			fmt.Printf("searchable after %s (acknowledgement → LookupEvents finds it)\n", r.Searchable)
+			fmt.Printf("server max RSS   %.0f MiB\n", r.MaxRSSBytes/(1<<20))
+		})
+	}
+	region := c.Region()
+	o := bench.LookupOptions{Account: accts[0], Region: region, Calls: *calls, Windowed: *windowed, Seed: *seed}
+	if cf.account != "" {
+		o.Account = cf.account
+	}
+	fmt.Fprintf(os.Stderr, "bench lookup: account %s, region %s, %d calls per key\n", o.Account, o.Region, o.Calls)
+	r, err := bench.Lookup(ctx, c, c.Endpoint(), o)
+	if err != nil {
+		return err
+	}
+	if cf.output == "json" {
+		b, _ := json.MarshalIndent(r, "", "  ")
+		fmt.Println(string(b))
+		return nil
+	}
+	keys := make([]string, 0, len(r.ByKey))
+	for k := range r.ByKey {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	fmt.Printf("%-14s %-8s %s\n", "KEY", "VALUES", "LATENCY (first page of 50)")
+	for _, k := range keys {
+		fmt.Printf("%-14s %-8d %s\n", k, r.Values[k], r.ByKey[k])
+		if w, ok := r.Windowed[k]; ok {
+			fmt.Printf("%-14s %-8s %s\n", "  1h window", "", w)
+		}
+	}
+	fmt.Printf("server max RSS %.0f MiB\n", r.MaxRSSBytes/(1<<20))
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/cairn-audit/cairn/internal/server"
@@ -18,6 +19,7 @@ func runServe(ctx context.Context, args []string) error {
 	retention := fs.String("history-retention", "90d", "how long Event history keeps events (e.g. 90d, 2160h); 0 keeps everything")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "TLS certificate file (serve HTTPS)")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "TLS private key file")
+	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go's profiler at /debug/pprof/")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -42,6 +44,7 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	log := slog.New(h)
 
+	tuneGC()
 	s, err := server.New(cfg, log)
 	if err != nil {
 		return err
@@ -76,4 +79,16 @@ func parseRetention(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("--history-retention %q: use days (90d), a Go duration (2160h), or 0", s)
 	}
 	return d, nil
+}
+
+// tuneGC trades memory the server has to spare for less garbage collection
+// on the ingest path, within a soft limit that keeps it under 1 GiB. GOGC
+// and GOMEMLIMIT still win when set.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(300)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(768 << 20)
+	}
 }

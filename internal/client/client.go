@@ -160,3 +160,18 @@ func (c *Client) CallRaw(ctx context.Context, target, op string, body []byte, ou
 // ClearAccount stops acting on another account: for calls whose body names
 // the account themselves.
 func (c *Client) ClearAccount() { c.account = "" }
+
+// InRegion returns a copy of the client that signs for region.
+func (c *Client) InRegion(region string) *Client {
+	cp := *c
+	cp.region = region
+	return &cp
+}
+
+// ForAccount returns a copy of the client acting on account (an
+// administrator key may act on any account).
+func (c *Client) ForAccount(account string) *Client {
+	cp := *c
+	cp.account = account
+	return &cp
+}

@@ -1,8 +1,8 @@
 package event
 
 import (
-	"bytes"
 	"encoding/json"
+	"github.com/valyala/fastjson"
 	"slices"
 	"strings"
 )
@@ -695,95 +695,105 @@ type walker struct {
 
 // frame is one open object or array.
 type frame struct {
-	name    string // member name by which the container was reached
-	array   bool
-	wantKey bool   // in an object: the next string is a member name
-	key     string // in an object: the current member name
-	skip    bool
+	name  string // member name by which the container was reached
+	array bool
+	key   string // in an object: the current member name
+	skip  bool
 }
 
 // walk applies the rules to raw, which may be anything: null, a scalar,
-// malformed JSON. It stops at the first syntax error or when the collector
-// is full, keeping what it found.
+// malformed JSON. Malformed JSON names nothing; the walk stops when the
+// collector is full, keeping what it found.
 func (w *walker) walk(raw json.RawMessage, sect section) {
 	if len(raw) == 0 {
 		return
 	}
 	w.sect = sect
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var stack []frame
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return
-		}
-		n := len(stack)
-		var top *frame
-		if n > 0 {
-			top = &stack[n-1]
-		}
-		if d, ok := tok.(json.Delim); ok {
-			switch d {
-			case '{', '[':
-				f := frame{array: d == '[', wantKey: d == '{'}
-				if top != nil {
-					f.name = top.key
-					if top.array {
-						f.name = top.name
-					}
-					f.skip = top.skip || skipMembers[f.name]
-				}
-				stack = append(stack, f)
-			case '}', ']':
-				stack = stack[:n-1]
-				if n > 1 && !stack[n-2].array {
-					stack[n-2].wantKey = true
-				}
-			}
-			continue
-		}
-		if top == nil {
-			return // a scalar document names nothing
-		}
-		if !top.array {
-			if top.wantKey {
-				s, _ := tok.(string)
-				top.key = lowerFirst(s)
-				top.wantKey = false
-				continue
-			}
-			top.wantKey = true
-		}
-		s, ok := tok.(string)
-		if !ok || top.skip {
-			continue
-		}
-		var key, parent string
-		var outer bool
-		switch {
-		case top.array:
-			// A string in an array is named by the array's member.
-			key = top.name
-			if n > 1 {
-				parent = stack[n-2].name
-			}
-			outer = n == 2 && !stack[0].array
-		case top.key == "content" && n > 1:
-			// Newer EC2 records wrap some values as {"tag":1,"content":v};
-			// the value belongs to the wrapper's member.
-			key = top.name
-			parent = stack[n-2].name
-			outer = n == 2
-		default:
-			key = top.key
-			parent = top.name
-			outer = n == 1
-		}
-		if !w.match(key, parent, outer, s) {
-			return
-		}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(raw)
+	if err != nil {
+		return
 	}
+	switch v.Type() {
+	case fastjson.TypeObject, fastjson.TypeArray:
+		var stack []frame
+		w.container(v, &stack, "", false)
+	}
+	// A scalar document names nothing.
+}
+
+var parsers fastjson.ParserPool
+
+// container walks an object or array reached under name; it reports false
+// once the collector is full.
+func (w *walker) container(v *fastjson.Value, stack *[]frame, name string, skip bool) bool {
+	*stack = append(*stack, frame{name: name, array: v.Type() == fastjson.TypeArray, skip: skip})
+	defer func() { *stack = (*stack)[:len(*stack)-1] }()
+	if v.Type() == fastjson.TypeArray {
+		items, _ := v.Array()
+		for _, item := range items {
+			if !w.member(item, stack) {
+				return false
+			}
+		}
+		return true
+	}
+	obj, _ := v.Object()
+	more := true
+	obj.Visit(func(k []byte, item *fastjson.Value) {
+		if !more {
+			return
+		}
+		top := &(*stack)[len(*stack)-1]
+		top.key = lowerFirst(string(k))
+		more = w.member(item, stack)
+	})
+	return more
+}
+
+// member handles one value inside the container on top of the stack.
+func (w *walker) member(v *fastjson.Value, stack *[]frame) bool {
+	s := *stack
+	n := len(s)
+	top := &s[n-1]
+	switch v.Type() {
+	case fastjson.TypeObject, fastjson.TypeArray:
+		name := top.key
+		if top.array {
+			name = top.name
+		}
+		return w.container(v, stack, name, top.skip || skipMembers[name])
+	case fastjson.TypeString:
+	default:
+		return true
+	}
+	if top.skip {
+		return true
+	}
+	str := string(v.GetStringBytes())
+	var key, parent string
+	var outer bool
+	switch {
+	case top.array:
+		// A string in an array is named by the array's member.
+		key = top.name
+		if n > 1 {
+			parent = s[n-2].name
+		}
+		outer = n == 2 && !s[0].array
+	case top.key == "content" && n > 1:
+		// Newer EC2 records wrap some values as {"tag":1,"content":v};
+		// the value belongs to the wrapper's member.
+		key = top.name
+		parent = s[n-2].name
+		outer = n == 2
+	default:
+		key = top.key
+		parent = top.name
+		outer = n == 1
+	}
+	return w.match(key, parent, outer, str)
 }
 
 // match applies the first rule that fits and reports whether the collector

@@ -13,14 +13,17 @@ package history
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/cairn-audit/cairn/internal/event"
 	"github.com/cairn-audit/cairn/internal/ledger"
+	"github.com/cairn-audit/cairn/internal/store"
 )
 
 // AttrKey is a LookupEvents attribute key, as one byte in index keys.
@@ -53,7 +56,6 @@ var AttrKeys = map[string]AttrKey{
 
 const (
 	cursorName = "history"
-	timeIndex  = 'T' // time-ordered list of indexed events, for pruning
 	scanBatch  = 4096
 )
 
@@ -108,12 +110,15 @@ func (x *Indexer) Run(ctx context.Context) error {
 
 // indexFrom indexes one batch of ledger entries starting at seq from and
 // returns the sequence number to continue from.
+//
+// Index keys are posting lists: one key per (attribute value, second of
+// eventTime, batch) holding every event of the batch with that value in that
+// second. A busy value thus costs one key per second instead of one per
+// event, which is most of the indexer's write volume.
 func (x *Indexer) indexFrom(from uint64) (uint64, error) {
-	b := x.db.NewBatch()
-	defer b.Close()
 	var e event.Envelope
-	var key []byte
 	cutoff := x.cutoff()
+	lists := map[string][]posting{}
 	next, err := x.ledger.Scan(from, scanBatch, func(seq uint64, v []byte) error {
 		if err := e.UnmarshalBinary(v); err != nil {
 			return fmt.Errorf("ledger entry %d: %w", seq, err)
@@ -121,13 +126,27 @@ func (x *Indexer) indexFrom(from uint64) (uint64, error) {
 		if !indexed(&e) || e.EventTime.Before(cutoff) {
 			return nil
 		}
-		return eachKey(&e, seq, func(k []byte) error {
-			key = append(key[:0], k...)
-			return b.Set(key, nil, nil)
+		p := posting{t: e.EventTime.UnixNano(), seq: seq}
+		sec := bucketOf(p.t)
+		return eachPrefix(&e, func(prefix []byte) error {
+			k := string(appendBucket(prefix, sec))
+			lists[k] = append(lists[k], p)
+			return nil
 		})
 	})
 	if err != nil {
 		return from, fmt.Errorf("index: %w", err)
+	}
+	b := x.db.NewBatch()
+	defer b.Close()
+	var key, val []byte
+	batchID := ^from
+	for k, ps := range lists {
+		key = binary.BigEndian.AppendUint64(append(key[:0], k...), batchID)
+		val = encodePostings(val[:0], ps)
+		if err := b.Set(key, val, nil); err != nil {
+			return from, err
+		}
 	}
 	if err := ledger.SetCursor(b, cursorName, next-1); err != nil {
 		return from, err
@@ -158,34 +177,35 @@ func (x *Indexer) prune() {
 		return
 	}
 	if n > 0 {
-		x.log.Info("history pruned", "events", n, "before", cutoff)
+		x.log.Info("history pruned", "keys", n, "before", cutoff)
 	}
 }
 
+// pruneBefore deletes every posting list of a second before cutoff. It reads
+// the whole index once: posting lists keep it small, and retention is
+// coarse (days), so an hourly pass is plenty.
 func (x *Indexer) pruneBefore(cutoff time.Time) (int, error) {
-	upper := append([]byte{timeIndex}, timeBytes(cutoff)...)
-	it, err := x.db.NewIter(&pebble.IterOptions{LowerBound: []byte{timeIndex}, UpperBound: upper})
+	limit := bucketOf(cutoff.UnixNano())
+	it, err := x.db.NewIter(&pebble.IterOptions{LowerBound: []byte{0}, UpperBound: []byte{0xff}})
 	if err != nil {
 		return 0, err
 	}
 	defer it.Close()
 	b := x.db.NewBatch()
 	defer b.Close()
-	var e event.Envelope
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
-		seq := binary.BigEndian.Uint64(it.Key()[9:])
-		v, err := x.ledger.Get(seq)
-		if err != nil {
-			return n, err
+		k := it.Key()
+		if k[0] == store.PrefixCursor || len(k) < 17 {
+			continue
 		}
-		if err := e.UnmarshalBinary(v); err != nil {
-			return n, err
+		sec := int64(^binary.BigEndian.Uint64(k[len(k)-16:]) ^ (1 << 63))
+		if sec < limit {
+			if err := b.Delete(k, nil); err != nil {
+				return n, err
+			}
+			n++
 		}
-		if err := eachKey(&e, seq, func(k []byte) error { return b.Delete(k, nil) }); err != nil {
-			return n, err
-		}
-		n++
 	}
 	if err := it.Error(); err != nil {
 		return n, err
@@ -199,12 +219,12 @@ func indexed(e *event.Envelope) bool {
 	return e.Category == event.Management || e.Category == event.Insight
 }
 
-// eachKey calls fn with every index key of e. The key is reused between calls.
-func eachKey(e *event.Envelope, seq uint64, fn func([]byte) error) error {
+// eachPrefix calls fn with the key prefix of every attribute value of e.
+// The prefix is reused between calls.
+func eachPrefix(e *event.Envelope, fn func([]byte) error) error {
 	var buf []byte
 	emit := func(a AttrKey, v string) error {
 		buf = indexKey(buf[:0], e.Category, e.AccountID, e.Region, a, v)
-		buf = appendPosition(buf, e.EventTime, seq)
 		return fn(buf)
 	}
 	if err := emit(AttrAll, ""); err != nil {
@@ -216,41 +236,39 @@ func eachKey(e *event.Envelope, seq uint64, fn func([]byte) error) error {
 	if err := emit(AttrEventSource, e.EventSource); err != nil {
 		return err
 	}
-	if e.Category == event.Management {
-		ro := "false"
-		if e.ReadOnly {
-			ro = "true"
-		}
-		if err := emit(AttrReadOnly, ro); err != nil {
+	if e.Category != event.Management {
+		return nil
+	}
+	ro := "false"
+	if e.ReadOnly {
+		ro = "true"
+	}
+	if err := emit(AttrReadOnly, ro); err != nil {
+		return err
+	}
+	if e.Username != "" {
+		if err := emit(AttrUsername, e.Username); err != nil {
 			return err
 		}
-		if e.Username != "" {
-			if err := emit(AttrUsername, e.Username); err != nil {
+	}
+	if e.AccessKeyID != "" {
+		if err := emit(AttrAccessKeyID, e.AccessKeyID); err != nil {
+			return err
+		}
+	}
+	for i, r := range e.Resources {
+		if r.Type != "" && !seenBefore(e.Resources[:i], func(p event.Resource) bool { return p.Type == r.Type }) {
+			if err := emit(AttrResourceType, r.Type); err != nil {
 				return err
 			}
 		}
-		if e.AccessKeyID != "" {
-			if err := emit(AttrAccessKeyID, e.AccessKeyID); err != nil {
+		if r.Name != "" && !seenBefore(e.Resources[:i], func(p event.Resource) bool { return p.Name == r.Name }) {
+			if err := emit(AttrResourceName, r.Name); err != nil {
 				return err
-			}
-		}
-		for i, r := range e.Resources {
-			if r.Type != "" && !seenBefore(e.Resources[:i], func(p event.Resource) bool { return p.Type == r.Type }) {
-				if err := emit(AttrResourceType, r.Type); err != nil {
-					return err
-				}
-			}
-			if r.Name != "" && !seenBefore(e.Resources[:i], func(p event.Resource) bool { return p.Name == r.Name }) {
-				if err := emit(AttrResourceName, r.Name); err != nil {
-					return err
-				}
 			}
 		}
 	}
-	buf = append(buf[:0], timeIndex)
-	buf = append(buf, timeBytes(e.EventTime)...)
-	buf = binary.BigEndian.AppendUint64(buf, seq)
-	return fn(buf)
+	return nil
 }
 
 func seenBefore(rs []event.Resource, same func(event.Resource) bool) bool {
@@ -281,17 +299,88 @@ func indexKey(b []byte, c event.Category, account, region string, a AttrKey, val
 	return append(b, 0, 1)
 }
 
-// timeBytes orders times ascending as unsigned bytes, for any int64 nanos.
-func timeBytes(t time.Time) []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(t.UnixNano())^(1<<63))
-	return b[:]
+// posting is one event in a posting list.
+type posting struct {
+	t   int64 // eventTime, Unix nanoseconds
+	seq uint64
 }
 
-// appendPosition appends the newest-first position of an event: inverted
-// time, then inverted sequence number, so that ties keep the ledger's order
-// reversed too.
-func appendPosition(b []byte, t time.Time, seq uint64) []byte {
-	b = binary.BigEndian.AppendUint64(b, ^(uint64(t.UnixNano()) ^ (1 << 63)))
-	return binary.BigEndian.AppendUint64(b, ^seq)
+// newer reports whether p comes before q in newest-first order.
+func (p posting) newer(q posting) bool {
+	if p.t != q.t {
+		return p.t > q.t
+	}
+	return p.seq > q.seq
 }
+
+// bucketOf is the second a time falls in.
+func bucketOf(ns int64) int64 {
+	s := ns / 1e9
+	if ns < 0 && ns%1e9 != 0 {
+		s--
+	}
+	return s
+}
+
+// appendBucket appends a second so that newer seconds sort first.
+func appendBucket(b []byte, sec int64) []byte {
+	return binary.BigEndian.AppendUint64(b, ^(uint64(sec) ^ (1 << 63)))
+}
+
+// encodePostings writes ps newest first: the first time and sequence in
+// full, then differences, which are small within one second.
+func encodePostings(b []byte, ps []posting) []byte {
+	sort.Slice(ps, func(i, j int) bool { return ps[i].newer(ps[j]) })
+	b = binary.AppendUvarint(b, uint64(len(ps)))
+	var prev posting
+	for i, p := range ps {
+		if i == 0 {
+			b = binary.AppendVarint(b, p.t)
+			b = binary.AppendUvarint(b, p.seq)
+		} else {
+			b = binary.AppendUvarint(b, uint64(prev.t-p.t))
+			b = binary.AppendVarint(b, int64(prev.seq-p.seq))
+		}
+		prev = p
+	}
+	return b
+}
+
+// decodePostings appends the postings in v to ps.
+func decodePostings(ps []posting, v []byte) ([]posting, error) {
+	n, k := binary.Uvarint(v)
+	if k <= 0 || n > uint64(len(v)) {
+		return ps, errCorruptIndex
+	}
+	v = v[k:]
+	var prev posting
+	for i := uint64(0); i < n; i++ {
+		var p posting
+		if i == 0 {
+			t, k1 := binary.Varint(v)
+			if k1 <= 0 {
+				return ps, errCorruptIndex
+			}
+			seq, k2 := binary.Uvarint(v[k1:])
+			if k2 <= 0 {
+				return ps, errCorruptIndex
+			}
+			p, v = posting{t: t, seq: seq}, v[k1+k2:]
+		} else {
+			dt, k1 := binary.Uvarint(v)
+			if k1 <= 0 {
+				return ps, errCorruptIndex
+			}
+			ds, k2 := binary.Varint(v[k1:])
+			if k2 <= 0 {
+				return ps, errCorruptIndex
+			}
+			p, v = posting{t: prev.t - int64(dt), seq: prev.seq - uint64(ds)}, v[k1+k2:]
+		}
+		ps = append(ps, p)
+		prev = p
+	}
+	return ps, nil
+}
+
+var errCorruptIndex = errors.New("corrupt history index entry")

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -83,22 +84,29 @@ func (s *Searcher) Lookup(q Query) (Page, error) {
 	if q.Insight {
 		cat = event.Insight
 	}
+	var afterPos *posting
+	if after != nil {
+		p := posting{t: int64(binary.BigEndian.Uint64(after[:8])), seq: binary.BigEndian.Uint64(after[8:])}
+		afterPos = &p
+	}
 	prefix := indexKey(nil, cat, q.AccountID, q.Region, q.Attr, q.Value)
 	lower := append([]byte(nil), prefix...)
+	newest := int64(1<<63 - 1)
 	if q.End != nil {
-		lower = appendPosition(lower, *q.End, ^uint64(0))
+		newest = q.End.UnixNano()
 	}
-	if after != nil {
-		// Continue just past the last key of the previous page.
-		a := append(append(append([]byte(nil), prefix...), after...), 0)
-		if bytes.Compare(a, lower) > 0 {
-			lower = a
-		}
+	if afterPos != nil && afterPos.t < newest {
+		newest = afterPos.t
+	}
+	if newest != 1<<63-1 {
+		lower = appendBucket(lower, bucketOf(newest))
 	}
 	var upper []byte
+	oldest := int64(-1 << 63)
 	if start != nil {
-		upper = appendPosition(append([]byte(nil), prefix...), *start, 0)
-		upper = append(upper, 0)
+		oldest = start.UnixNano()
+		upper = appendBucket(append([]byte(nil), prefix...), bucketOf(oldest))
+		upper = append(upper, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0)
 	} else {
 		upper = append(append([]byte(nil), prefix[:len(prefix)-1]...), prefix[len(prefix)-1]+1)
 	}
@@ -107,27 +115,64 @@ func (s *Searcher) Lookup(q Query) (Page, error) {
 		return Page{}, err
 	}
 	defer it.Close()
+
+	// Walk second by second; within a second, merge the posting lists of
+	// every batch and order them.
 	var page Page
-	var last []byte
-	for ok := it.First(); ok; ok = it.Next() {
-		if len(page.Events) == q.MaxResults {
-			page.NextToken = encodeToken(binding, last)
-			break
+	var hits []posting
+	var bucket []posting
+	var curSec []byte
+	flush := func() error {
+		sort.Slice(bucket, func(i, j int) bool { return bucket[i].newer(bucket[j]) })
+		for _, p := range bucket {
+			if p.t > newest || p.t < oldest || (q.End != nil && p.t > q.End.UnixNano()) {
+				continue
+			}
+			if afterPos != nil && !afterPos.newer(p) {
+				continue
+			}
+			hits = append(hits, p)
 		}
+		bucket = bucket[:0]
+		return nil
+	}
+	for ok := it.First(); ok && len(hits) <= q.MaxResults; ok = it.Next() {
 		k := it.Key()
-		seq := ^binary.BigEndian.Uint64(k[len(k)-8:])
-		v, err := s.ledger.Get(seq)
+		sec := k[len(prefix) : len(prefix)+8]
+		if curSec != nil && !bytes.Equal(sec, curSec) {
+			flush()
+		}
+		curSec = append(curSec[:0], sec...)
+		if bucket, err = decodePostings(bucket, it.Value()); err != nil {
+			return Page{}, err
+		}
+	}
+	if err := it.Error(); err != nil {
+		return Page{}, err
+	}
+	if len(hits) <= q.MaxResults {
+		flush()
+	}
+	if len(hits) > q.MaxResults {
+		last := hits[q.MaxResults-1]
+		var pos [16]byte
+		binary.BigEndian.PutUint64(pos[:8], uint64(last.t))
+		binary.BigEndian.PutUint64(pos[8:], last.seq)
+		page.NextToken = encodeToken(binding, pos[:])
+		hits = hits[:q.MaxResults]
+	}
+	for _, p := range hits {
+		v, err := s.ledger.Get(p.seq)
 		if err != nil {
 			return Page{}, err
 		}
 		e := new(event.Envelope)
 		if err := e.UnmarshalBinary(v); err != nil {
-			return Page{}, fmt.Errorf("ledger entry %d: %w", seq, err)
+			return Page{}, fmt.Errorf("ledger entry %d: %w", p.seq, err)
 		}
 		page.Events = append(page.Events, e)
-		last = append(last[:0], k[len(prefix):]...)
 	}
-	return page, it.Error()
+	return page, nil
 }
 
 func (s *Searcher) byEventID(q Query, start *time.Time) (Page, error) {

@@ -60,12 +60,12 @@ func PutEventsOp(l Appender) awsapi.Op {
 	return awsapi.Op{
 		Data: true,
 		Handle: func(ctx context.Context, c *awsapi.Call) (any, error) {
-			var req PutEventsRequest
-			if err := c.Decode(&req); err != nil {
-				return nil, err
+			req, records, err := splitRequest(c.Body)
+			if err != nil {
+				return nil, awsapi.Errorf(awsapi.CodeSerialization, "The request body is not a valid PutEvents request: %v.", err)
 			}
-			if len(req.Records) > MaxRecordsPerCall {
-				return nil, awsapi.Errorf(awsapi.CodeValidation, "A PutEvents call takes at most %d records; this one has %d.", MaxRecordsPerCall, len(req.Records))
+			if len(records) > MaxRecordsPerCall {
+				return nil, awsapi.Errorf(awsapi.CodeValidation, "A PutEvents call takes at most %d records; this one has %d.", MaxRecordsPerCall, len(records))
 			}
 			def := req.DefaultAccountID
 			if def == "" {
@@ -75,8 +75,8 @@ func PutEventsOp(l Appender) awsapi.Op {
 				return nil, awsapi.Errorf(awsapi.CodeValidation, "DefaultAccountId %q is not a 12-digit account ID.", def)
 			}
 			resp := PutEventsResponse{Failed: []Failure{}}
-			entries := make([]ledger.Entry, 0, len(req.Records))
-			for i, raw := range req.Records {
+			entries := make([]ledger.Entry, 0, len(records))
+			for i, raw := range records {
 				e, err := event.Parse(raw, event.Defaults{AccountID: def})
 				if err != nil {
 					resp.Failed = append(resp.Failed, Failure{Index: i, ErrorCode: CodeInvalidRecord, ErrorMessage: recordMessage(err)})

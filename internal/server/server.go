@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -35,6 +36,8 @@ type Config struct {
 	TLSCertFile      string
 	TLSKeyFile       string
 	MaxBodyBytes     int64
+	// Pprof serves Go's profiler at /debug/pprof/ (for benchmarking).
+	Pprof bool
 	// Root credentials (CAIRN_ROOT_*); empty values are generated once.
 	RootAccountID       string
 	RootAccessKeyID     string
@@ -92,7 +95,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log}
 	var err error
-	if s.ledgerDB, err = store.Open(filepath.Join(cfg.DataDir, "ledger"), store.Options{CacheBytes: 256 << 20, MemTableBytes: 64 << 20}); err != nil {
+	if s.ledgerDB, err = store.Open(filepath.Join(cfg.DataDir, "ledger"), store.Options{CacheBytes: 256 << 20, MemTableBytes: 64 << 20, SeparateValues: true}); err != nil {
 		return nil, err
 	}
 	if s.indexDB, err = store.Open(filepath.Join(cfg.DataDir, "history"), store.Options{CacheBytes: 128 << 20, MemTableBytes: 32 << 20, NoWAL: true}); err != nil {
@@ -182,6 +185,10 @@ func (s *Server) Handler() http.Handler {
 		fmt.Fprintf(w, `{"status":"ok","ledgerSeq":%d}`+"\n", s.ledger.Last())
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	if s.cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 	mux.Handle("/", s.api)
 	return mux
 }

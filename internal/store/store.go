@@ -6,6 +6,7 @@ package store
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -30,6 +31,8 @@ type Options struct {
 	// their own cursor in the same database: after a crash the database is a
 	// consistent earlier state, and the writer replays from its cursor.
 	NoWAL bool
+	// SeparateValues stores large values in blob files.
+	SeparateValues bool
 }
 
 // Open opens (creating if needed) the Pebble database in dir.
@@ -56,6 +59,19 @@ func Open(dir string, o Options) (*pebble.DB, error) {
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		opts.Levels[i].BlockSize = 32 << 10
+	}
+	if o.SeparateValues {
+		// Keep large values (event records) out of compactions: they are
+		// written once to blob files and only their references move.
+		opts.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
+			return pebble.ValueSeparationPolicy{
+				Enabled:               true,
+				MinimumSize:           256,
+				MaxBlobReferenceDepth: 10,
+				RewriteMinimumAge:     5 * time.Minute,
+				TargetGarbageRatio:    0.2,
+			}
+		}
 	}
 	opts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionBalanced })
 	db, err := pebble.Open(dir, opts)
