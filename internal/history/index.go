@@ -56,7 +56,7 @@ var AttrKeys = map[string]AttrKey{
 
 const (
 	cursorName = "history"
-	scanBatch  = 4096
+	scanBatch  = 16384
 )
 
 // Indexer keeps the history indexes up to date with the ledger.

@@ -53,6 +53,8 @@ type Ledger struct {
 	change chan struct{}
 
 	appended atomic.Uint64
+	// ids is touched only by the appender goroutine (and New).
+	ids *idFilter
 }
 
 type appendReq struct {
@@ -75,7 +77,27 @@ func New(db *pebble.DB, log *slog.Logger) (*Ledger, error) {
 		return nil, err
 	}
 	l.last.Store(last)
+	if err := l.loadFilter(); err != nil {
+		return nil, err
+	}
 	return l, nil
+}
+
+// loadFilter fills the dedupe filter with every key in the ledger.
+func (l *Ledger) loadFilter() error {
+	l.ids = newIDFilter(int(l.last.Load()) * 2)
+	it, err := l.db.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{store.PrefixDedupe},
+		UpperBound: []byte{store.PrefixDedupe + 1},
+	})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		l.ids.add(it.Key())
+	}
+	return it.Error()
 }
 
 func (l *Ledger) readLast() (uint64, error) {
@@ -194,13 +216,15 @@ func (l *Ledger) commit(group []*appendReq) error {
 				r.results[i] = Result{Seq: seq, Duplicate: true}
 				continue
 			}
-			seq, ok, err := l.lookup(dk)
-			if err != nil {
-				return fmt.Errorf("dedupe lookup: %w", err)
-			}
-			if ok {
-				r.results[i] = Result{Seq: seq, Duplicate: true}
-				continue
+			if l.ids.mayContain(dk) {
+				seq, ok, err := l.lookup(dk)
+				if err != nil {
+					return fmt.Errorf("dedupe lookup: %w", err)
+				}
+				if ok {
+					r.results[i] = Result{Seq: seq, Duplicate: true}
+					continue
+				}
 			}
 			next++
 			seen[string(dk)] = next
@@ -221,6 +245,9 @@ func (l *Ledger) commit(group []*appendReq) error {
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	for k := range seen {
+		l.ids.add([]byte(k))
 	}
 	l.last.Store(next)
 	l.appended.Add(uint64(added))

@@ -117,3 +117,28 @@ func TestAppendAfterCloseFails(t *testing.T) {
 		t.Fatalf("err = %v, want ErrClosed", err)
 	}
 }
+
+func TestIDFilterHasNoFalseNegatives(t *testing.T) {
+	f := newIDFilter(10)
+	var fp int
+	for i := range 400_000 {
+		k := []byte(fmt.Sprintf("k%d", i))
+		if i%2 == 0 {
+			f.add(k)
+		}
+	}
+	for i := range 400_000 {
+		k := []byte(fmt.Sprintf("k%d", i))
+		if i%2 == 0 && !f.mayContain(k) {
+			t.Fatalf("key %d added but not found", i)
+		}
+		if i%2 == 1 && f.mayContain(k) {
+			fp++
+		}
+	}
+	if rate := float64(fp) / 200_000; rate > 0.05 {
+		t.Errorf("false positive rate %.3f", rate)
+	} else {
+		t.Logf("false positive rate %.4f over %d filters", rate, len(f.parts))
+	}
+}
