@@ -47,7 +47,8 @@ func (t *Time) setEpoch(v float64) error {
 	if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > 1e11 {
 		return fmt.Errorf("timestamp %v is out of range", v)
 	}
-	sec, frac := math.Modf(v)
-	t.Time = time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC()
+	// Microseconds, rounded: a float's binary fraction would otherwise turn
+	// .869 into .868999958.
+	t.Time = time.UnixMicro(int64(math.Round(v * 1e6))).UTC()
 	return nil
 }
