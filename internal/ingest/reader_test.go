@@ -42,7 +42,7 @@ func TestReadFormats(t *testing.T) {
 
 func TestPathAccount(t *testing.T) {
 	for path, want := range map[string]string{
-		"logs/AWSLogs/123456789012/CloudTrail/us-east-1/2020/01/01/x.json.gz":            "123456789012",
+		"logs/AWSLogs/123456789012/CloudTrail/us-east-1/2020/01/01/x.json.gz":         "123456789012",
 		"AWSLogs/o-abcdefghij/123456789012/CloudTrail/us-east-1/2020/01/01/x.json.gz": "123456789012",
 		"prefix/AWSLogs/12345/CloudTrail/x.json":                                      "",
 		"x.json":                                                                      "",
