@@ -132,19 +132,43 @@ func Read(r io.Reader) ([]json.RawMessage, error) {
 			if err := json.Unmarshal(v, &arr); err != nil {
 				return nil, err
 			}
-			recs = append(recs, arr...)
+			for _, e := range arr {
+				recs = append(recs, unwrapLookupEvent(e))
+			}
 		case len(v) > 0 && v[0] == '{':
 			var doc struct {
 				Records *[]json.RawMessage `json:"Records"`
+				Events  *[]json.RawMessage `json:"Events"`
 			}
-			if err := json.Unmarshal(v, &doc); err == nil && doc.Records != nil {
+			switch err := json.Unmarshal(v, &doc); {
+			case err == nil && doc.Records != nil:
 				recs = append(recs, *doc.Records...)
-			} else {
-				recs = append(recs, v)
+			case err == nil && doc.Events != nil:
+				// Saved `aws cloudtrail lookup-events` output.
+				for _, e := range *doc.Events {
+					recs = append(recs, unwrapLookupEvent(e))
+				}
+			default:
+				recs = append(recs, unwrapLookupEvent(v))
 			}
 		default:
 			return nil, ErrNotRecords
 		}
 	}
 	return recs, nil
+}
+
+// unwrapLookupEvent returns the record inside one LookupEvents result (its
+// CloudTrailEvent string), or v itself when v is a record.
+func unwrapLookupEvent(v json.RawMessage) json.RawMessage {
+	if !bytes.Contains(v, []byte(`"CloudTrailEvent"`)) {
+		return v
+	}
+	var le struct {
+		CloudTrailEvent *string `json:"CloudTrailEvent"`
+	}
+	if json.Unmarshal(v, &le) != nil || le.CloudTrailEvent == nil {
+		return v
+	}
+	return json.RawMessage(*le.CloudTrailEvent)
 }

@@ -26,12 +26,18 @@ func TestReadFormats(t *testing.T) {
 		"one record":       {[]byte(rec), 1},
 		"empty Records":    {[]byte(`{"Records":[]}`), 0},
 		"empty file":       {nil, 0},
+		"lookup output":    {[]byte(`{"Events":[{"EventId":"x","CloudTrailEvent":"{\"eventVersion\":\"1.08\"}"}]}`), 1},
+		"lookup items":     {[]byte(`{"EventId":"x","CloudTrailEvent":"{\"eventVersion\":\"1.08\"}"}` + "\n" + rec), 2},
 	}
 	for name, c := range cases {
 		recs, err := Read(bytes.NewReader(c.in))
 		if err != nil || len(recs) != c.want {
 			t.Errorf("%s: %d records, %v; want %d", name, len(recs), err, c.want)
 		}
+	}
+	recs, _ := Read(strings.NewReader(`{"Events":[{"EventId":"x","CloudTrailEvent":"{\"eventVersion\":\"1.08\"}"}]}`))
+	if len(recs) != 1 || string(recs[0]) != `{"eventVersion":"1.08"}` {
+		t.Errorf("LookupEvents output not unwrapped: %s", recs)
 	}
 	for name, bad := range map[string]string{"scalar": `42`, "broken": `{"Records":[{"a":`, "string": `"x"`} {
 		if _, err := Read(strings.NewReader(bad)); err == nil {
