@@ -115,6 +115,7 @@ func sampleValues(ctx context.Context, c *client.Client, rng *rand.Rand) (map[st
 		seen[k][v] = true
 	}
 	var lo, hi time.Time
+	sampled := 0
 	page := func(req map[string]any) (string, error) {
 		var out struct {
 			Events    []ev
@@ -124,6 +125,19 @@ func sampleValues(ctx context.Context, c *client.Client, rng *rand.Rand) (map[st
 			return "", err
 		}
 		for _, e := range out.Events {
+			t := time.UnixMilli(int64(e.EventTime * 1000))
+			if lo.IsZero() || t.Before(lo) {
+				lo = t
+			}
+			if t.After(hi) {
+				hi = t
+			}
+			// Skip cairn's records of calls (this benchmark's own among
+			// them): they are the newest events of the account.
+			if e.EventSource == "cloudtrail.amazonaws.com" {
+				continue
+			}
+			sampled++
 			add("EventId", e.EventID)
 			add("EventName", e.EventName)
 			add("ReadOnly", e.ReadOnly)
@@ -134,18 +148,13 @@ func sampleValues(ctx context.Context, c *client.Client, rng *rand.Rand) (map[st
 				add("ResourceType", r.ResourceType)
 				add("ResourceName", r.ResourceName)
 			}
-			t := time.UnixMilli(int64(e.EventTime * 1000))
-			if lo.IsZero() || t.Before(lo) {
-				lo = t
-			}
-			if t.After(hi) {
-				hi = t
-			}
 		}
 		return out.NextToken, nil
 	}
+	// Walk back from the newest event until enough events that are not
+	// cairn's own have been seen, then sample at random earlier times.
 	req := map[string]any{}
-	for range 20 {
+	for pages := 0; sampled < 1000 && pages < 400; pages++ {
 		tok, err := page(req)
 		if err != nil {
 			return nil, lo, hi, err
@@ -155,14 +164,12 @@ func sampleValues(ctx context.Context, c *client.Client, rng *rand.Rand) (map[st
 		}
 		req["NextToken"] = tok
 	}
-	// The oldest event, for the time span: the last page of a one-event walk
-	// would be slow, so ask for events before the newest page instead.
-	old := map[string]any{"EndTime": lo.Add(-time.Second).Unix(), "MaxResults": 50}
-	for range 10 {
-		if _, err := page(old); err != nil {
+	newest := hi
+	for range 20 {
+		end := newest.Add(-time.Duration(rng.Int63n(int64(24 * time.Hour))))
+		if _, err := page(map[string]any{"EndTime": end.Unix()}); err != nil {
 			return nil, lo, hi, err
 		}
-		old["EndTime"] = lo.Add(-time.Duration(rng.Int63n(int64(24 * time.Hour)))).Unix()
 	}
 	out := map[string][]string{}
 	for k, m := range seen {

@@ -37,7 +37,12 @@ func newFixture(t *testing.T, n int, retention time.Duration, now time.Time) *fi
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { hdb.Close(); ldb.Close() })
-	l, err := ledger.New(ldb, quiet)
+	ids, err := store.Open(t.TempDir(), store.Options{NoWAL: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ids.Close() })
+	l, err := ledger.New(ldb, ids, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

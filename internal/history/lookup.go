@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -161,18 +162,47 @@ func (s *Searcher) Lookup(q Query) (Page, error) {
 		page.NextToken = encodeToken(binding, pos[:])
 		hits = hits[:q.MaxResults]
 	}
-	for _, p := range hits {
-		v, err := s.ledger.Get(p.seq)
-		if err != nil {
-			return Page{}, err
-		}
-		e := new(event.Envelope)
-		if err := e.UnmarshalBinary(v); err != nil {
-			return Page{}, fmt.Errorf("ledger entry %d: %w", p.seq, err)
-		}
-		page.Events = append(page.Events, e)
+	page.Events = make([]*event.Envelope, len(hits))
+	seqs := make([]uint64, len(hits))
+	for i, p := range hits {
+		seqs[i] = p.seq
+	}
+	if err := s.fetch(seqs, page.Events); err != nil {
+		return Page{}, err
 	}
 	return page, nil
+}
+
+// fetchers is how many reads of one page run at once: the records of a
+// rare value lie far apart in the ledger, and each read is mostly a block
+// to decompress, so they go faster side by side.
+const fetchers = 4
+
+// fetch reads the records with sequence numbers seqs into out.
+func (s *Searcher) fetch(seqs []uint64, out []*event.Envelope) error {
+	var wg sync.WaitGroup
+	errs := make([]error, fetchers)
+	for w := range fetchers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(seqs); i += fetchers {
+				v, err := s.ledger.Get(seqs[i])
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				e := new(event.Envelope)
+				if err := e.UnmarshalBinary(v); err != nil {
+					errs[w] = fmt.Errorf("ledger entry %d: %w", seqs[i], err)
+					return
+				}
+				out[i] = e
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (s *Searcher) byEventID(q Query, start *time.Time) (Page, error) {

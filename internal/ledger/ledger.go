@@ -6,6 +6,12 @@
 // (account, ID): appending an entry whose key is already present returns the
 // existing sequence number instead of adding a copy, so producers may retry
 // freely. The ledger knows nothing of the events' contents.
+//
+// The log itself holds only keys that grow (sequence numbers), so its
+// database never rewrites records in compactions. The dedupe keys, which are
+// random, live in a second database without a write-ahead log, as a
+// consumer of the log with its own cursor: after a crash it is caught up
+// from the log before the first append.
 package ledger
 
 import (
@@ -45,6 +51,7 @@ const maxGroup = 8192
 // Ledger is the sequenced log in a Pebble database.
 type Ledger struct {
 	db     *pebble.DB
+	idsDB  *pebble.DB
 	log    *slog.Logger
 	reqs   chan *appendReq
 	last   atomic.Uint64
@@ -53,8 +60,9 @@ type Ledger struct {
 	change chan struct{}
 
 	appended atomic.Uint64
-	// ids is touched only by the appender goroutine (and New).
-	ids *idFilter
+	// filter and fatal are touched only by the appender goroutine (and New).
+	filter *idFilter
+	fatal  error
 }
 
 type appendReq struct {
@@ -63,10 +71,13 @@ type appendReq struct {
 	err     chan error
 }
 
-// New opens the ledger kept in db. Call Run to start appending.
-func New(db *pebble.DB, log *slog.Logger) (*Ledger, error) {
+// New opens the ledger kept in db, with its dedupe index in idsDB (a
+// database of its own, which may run without a write-ahead log). Call Run
+// to start appending.
+func New(db, idsDB *pebble.DB, log *slog.Logger) (*Ledger, error) {
 	l := &Ledger{
 		db:     db,
+		idsDB:  idsDB,
 		log:    log,
 		reqs:   make(chan *appendReq, 1024),
 		done:   make(chan struct{}),
@@ -83,10 +94,39 @@ func New(db *pebble.DB, log *slog.Logger) (*Ledger, error) {
 	return l, nil
 }
 
-// loadFilter fills the dedupe filter with every key in the ledger.
+// idsCursor is the dedupe index's cursor in idsDB.
+const idsCursor = "ids"
+
+// loadFilter catches the dedupe index up with the log, then fills the
+// in-memory filter with every key in it.
 func (l *Ledger) loadFilter() error {
-	l.ids = newIDFilter(int(l.last.Load()) * 2)
-	it, err := l.db.NewIter(&pebble.IterOptions{
+	cur, err := ReadCursor(l.idsDB, idsCursor)
+	if err != nil {
+		return err
+	}
+	for cur < l.last.Load() {
+		b := l.idsDB.NewBatch()
+		next, err := l.scanRaw(cur+1, 65536, func(seq uint64, v []byte) error {
+			account, id, _, err := unframe(v)
+			if err != nil {
+				return fmt.Errorf("ledger entry %d: %w", seq, err)
+			}
+			return b.Set(dedupeKey(account, id), seqBytes(seq), nil)
+		})
+		if err == nil {
+			err = SetCursor(b, idsCursor, next-1)
+		}
+		if err == nil {
+			err = b.Commit(pebble.NoSync)
+		}
+		b.Close()
+		if err != nil {
+			return fmt.Errorf("catch up dedupe index: %w", err)
+		}
+		cur = next - 1
+	}
+	l.filter = newIDFilter(int(l.last.Load()) * 2)
+	it, err := l.idsDB.NewIter(&pebble.IterOptions{
 		LowerBound: []byte{store.PrefixDedupe},
 		UpperBound: []byte{store.PrefixDedupe + 1},
 	})
@@ -95,7 +135,7 @@ func (l *Ledger) loadFilter() error {
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
-		l.ids.add(it.Key())
+		l.filter.add(it.Key())
 	}
 	return it.Error()
 }
@@ -163,7 +203,9 @@ func (l *Ledger) Append(ctx context.Context, entries []Entry) ([]Result, error) 
 	return r.results, nil
 }
 
-// Run appends queued entries until ctx ends, then fails what is still queued.
+// Run appends queued entries until ctx ends, then fails what is still
+// queued. It returns early, with the error, if the ledger can no longer
+// append safely.
 func (l *Ledger) Run(ctx context.Context) error {
 	defer func() {
 		close(l.done)
@@ -198,6 +240,9 @@ func (l *Ledger) Run(ctx context.Context) error {
 			for _, r := range group {
 				r.err <- err
 			}
+			if l.fatal != nil {
+				return l.fatal
+			}
 		}
 	}
 }
@@ -207,7 +252,7 @@ func (l *Ledger) commit(group []*appendReq) error {
 	defer b.Close()
 	next := l.last.Load()
 	seen := make(map[string]uint64)
-	added := 0
+	var val []byte
 	for _, r := range group {
 		r.results = make([]Result, len(r.entries))
 		for i, e := range r.entries {
@@ -216,7 +261,7 @@ func (l *Ledger) commit(group []*appendReq) error {
 				r.results[i] = Result{Seq: seq, Duplicate: true}
 				continue
 			}
-			if l.ids.mayContain(dk) {
+			if l.filter.mayContain(dk) {
 				seq, ok, err := l.lookup(dk)
 				if err != nil {
 					return fmt.Errorf("dedupe lookup: %w", err)
@@ -228,29 +273,40 @@ func (l *Ledger) commit(group []*appendReq) error {
 			}
 			next++
 			seen[string(dk)] = next
-			if err := b.Set(seqKey(next), e.Value, nil); err != nil {
-				return err
-			}
-			var v [8]byte
-			binary.BigEndian.PutUint64(v[:], next)
-			if err := b.Set(dk, v[:], nil); err != nil {
+			val = frame(val[:0], e)
+			if err := b.Set(seqKey(next), val, nil); err != nil {
 				return err
 			}
 			r.results[i] = Result{Seq: next}
-			added++
 		}
 	}
-	if added == 0 {
+	if len(seen) == 0 {
 		return nil
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	for k := range seen {
-		l.ids.add([]byte(k))
+	// The entries are durable: the dedupe index follows. Should this write
+	// be lost to a crash, loadFilter redoes it from the log.
+	ib := l.idsDB.NewBatch()
+	defer ib.Close()
+	for k, seq := range seen {
+		if err := ib.Set([]byte(k), seqBytes(seq), nil); err != nil {
+			return err
+		}
+		l.filter.add([]byte(k))
+	}
+	if err := SetCursor(ib, idsCursor, next); err != nil {
+		return err
 	}
 	l.last.Store(next)
-	l.appended.Add(uint64(added))
+	if err := ib.Commit(pebble.NoSync); err != nil {
+		// The entries are durable, so they are acknowledged; but the
+		// index may lack them, so stop appending rather than risk a
+		// duplicate. A restart catches the index up.
+		l.fatal = fmt.Errorf("dedupe index: %w", err)
+	}
+	l.appended.Add(uint64(len(seen)))
 	l.mu.Lock()
 	close(l.change)
 	l.change = make(chan struct{})
@@ -259,7 +315,7 @@ func (l *Ledger) commit(group []*appendReq) error {
 }
 
 func (l *Ledger) lookup(dk []byte) (uint64, bool, error) {
-	v, c, err := l.db.Get(dk)
+	v, c, err := l.idsDB.Get(dk)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, false, nil
 	}
@@ -282,13 +338,27 @@ func (l *Ledger) Get(seq uint64) ([]byte, error) {
 		return nil, fmt.Errorf("get %d: %w", seq, err)
 	}
 	defer c.Close()
-	return append([]byte(nil), v...), nil
+	_, _, payload, err := unframe(v)
+	if err != nil {
+		return nil, fmt.Errorf("get %d: %w", seq, err)
+	}
+	return append([]byte(nil), payload...), nil
 }
 
 // Scan calls fn for entries from sequence number from (inclusive), in order,
 // at most limit of them, and returns the sequence number to continue from.
 // The value passed to fn is only valid during the call.
 func (l *Ledger) Scan(from uint64, limit int, fn func(seq uint64, value []byte) error) (uint64, error) {
+	return l.scanRaw(from, limit, func(seq uint64, v []byte) error {
+		_, _, payload, err := unframe(v)
+		if err != nil {
+			return fmt.Errorf("ledger entry %d: %w", seq, err)
+		}
+		return fn(seq, payload)
+	})
+}
+
+func (l *Ledger) scanRaw(from uint64, limit int, fn func(seq uint64, value []byte) error) (uint64, error) {
 	it, err := l.db.NewIter(&pebble.IterOptions{
 		LowerBound: seqKey(from),
 		UpperBound: []byte{store.PrefixLedger + 1},
@@ -353,4 +423,37 @@ func dedupeKey(account, id string) []byte {
 
 func cursorKey(name string) []byte {
 	return append([]byte{store.PrefixCursor}, name...)
+}
+
+func seqBytes(seq uint64) []byte {
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], seq)
+	return v[:]
+}
+
+// ErrCorrupt is returned for a stored entry that cannot be read.
+var ErrCorrupt = errors.New("corrupt ledger entry")
+
+// frame stores an entry with its dedupe key, so that the dedupe index can
+// be rebuilt from the log alone.
+func frame(b []byte, e Entry) []byte {
+	b = binary.AppendUvarint(b, uint64(len(e.Account)))
+	b = append(b, e.Account...)
+	b = binary.AppendUvarint(b, uint64(len(e.ID)))
+	b = append(b, e.ID...)
+	return append(b, e.Value...)
+}
+
+func unframe(v []byte) (account, id string, payload []byte, err error) {
+	n, k := binary.Uvarint(v)
+	if k <= 0 || uint64(len(v)-k) < n {
+		return "", "", nil, ErrCorrupt
+	}
+	account, v = string(v[k:k+int(n)]), v[k+int(n):]
+	n, k = binary.Uvarint(v)
+	if k <= 0 || uint64(len(v)-k) < n {
+		return "", "", nil, ErrCorrupt
+	}
+	id, v = string(v[k:k+int(n)]), v[k+int(n):]
+	return account, id, v, nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -13,18 +15,22 @@ import (
 
 func open(t *testing.T, dir string) (*Ledger, func()) {
 	t.Helper()
-	db, err := store.Open(dir, store.Options{})
+	db, err := store.Open(filepath.Join(dir, "log"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := New(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ids, err := store.Open(filepath.Join(dir, "ids"), store.Options{NoWAL: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(db, ids, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { l.Run(ctx); close(done) }()
-	return l, func() { cancel(); <-done; db.Close() }
+	return l, func() { cancel(); <-done; ids.Close(); db.Close() }
 }
 
 func TestAppendDedupeAndReopen(t *testing.T) {
@@ -140,5 +146,32 @@ func TestIDFilterHasNoFalseNegatives(t *testing.T) {
 		t.Errorf("false positive rate %.3f", rate)
 	} else {
 		t.Logf("false positive rate %.4f over %d filters", rate, len(f.parts))
+	}
+}
+
+// TestDedupeIndexCatchesUp loses the dedupe index (as a crash of its
+// WAL-less database would) and checks that reopening rebuilds it from the
+// log, so that old IDs are still recognised.
+func TestDedupeIndexCatchesUp(t *testing.T) {
+	dir := t.TempDir()
+	l, closeFn := open(t, dir)
+	if _, err := l.Append(t.Context(), []Entry{{Account: "111111111111", ID: "a", Value: []byte("1")}, {Account: "111111111111", ID: "b", Value: []byte("2")}}); err != nil {
+		t.Fatal(err)
+	}
+	closeFn()
+	if err := os.RemoveAll(filepath.Join(dir, "ids")); err != nil {
+		t.Fatal(err)
+	}
+	l, closeFn = open(t, dir)
+	defer closeFn()
+	res, err := l.Append(t.Context(), []Entry{{Account: "111111111111", ID: "b", Value: []byte("x")}, {Account: "111111111111", ID: "c", Value: []byte("3")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0] != (Result{Seq: 2, Duplicate: true}) || res[1] != (Result{Seq: 3}) {
+		t.Fatalf("after losing the index: %+v", res)
+	}
+	if v, err := l.Get(3); err != nil || string(v) != "3" {
+		t.Fatalf("Get = %q %v", v, err)
 	}
 }

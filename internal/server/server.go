@@ -73,6 +73,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	ledgerDB *pebble.DB
+	idsDB    *pebble.DB
 	indexDB  *pebble.DB
 	ledger   *ledger.Ledger
 	dir      *auth.Directory
@@ -95,14 +96,18 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log}
 	var err error
-	if s.ledgerDB, err = store.Open(filepath.Join(cfg.DataDir, "ledger"), store.Options{CacheBytes: 256 << 20, MemTableBytes: 64 << 20, SeparateValues: true}); err != nil {
+	if s.ledgerDB, err = store.Open(filepath.Join(cfg.DataDir, "ledger"), store.Options{CacheBytes: 256 << 20, MemTableBytes: 64 << 20, BlockBytes: 8 << 10}); err != nil {
+		return nil, err
+	}
+	if s.idsDB, err = store.Open(filepath.Join(cfg.DataDir, "ids"), store.Options{CacheBytes: 64 << 20, MemTableBytes: 32 << 20, NoWAL: true}); err != nil {
+		s.closeDBs()
 		return nil, err
 	}
 	if s.indexDB, err = store.Open(filepath.Join(cfg.DataDir, "history"), store.Options{CacheBytes: 128 << 20, MemTableBytes: 32 << 20, NoWAL: true}); err != nil {
-		s.ledgerDB.Close()
+		s.closeDBs()
 		return nil, err
 	}
-	if s.ledger, err = ledger.New(s.ledgerDB, log); err != nil {
+	if s.ledger, err = ledger.New(s.ledgerDB, s.idsDB, log); err != nil {
 		s.closeDBs()
 		return nil, err
 	}
@@ -246,6 +251,9 @@ func (s *Server) Run(ctx context.Context) error {
 	case runErr = <-indexDone:
 		indexStopped = true
 		runErr = fmt.Errorf("history indexer stopped: %w", runErr)
+	case runErr = <-ledgerDone:
+		ledgerDone <- runErr
+		runErr = fmt.Errorf("ledger stopped: %w", runErr)
 	}
 	s.log.Info("cairn shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -268,9 +276,13 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 func (s *Server) closeDBs() {
-	if s.indexDB != nil {
-		s.indexDB.Flush()
-		s.indexDB.Close()
+	// The WAL-less databases are flushed, so that a clean stop needs no
+	// catching up at the next start.
+	for _, db := range []*pebble.DB{s.indexDB, s.idsDB} {
+		if db != nil {
+			db.Flush()
+			db.Close()
+		}
 	}
 	if s.ledgerDB != nil {
 		s.ledgerDB.Close()

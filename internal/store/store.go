@@ -33,6 +33,9 @@ type Options struct {
 	NoWAL bool
 	// SeparateValues stores large values in blob files.
 	SeparateValues bool
+	// BlockBytes is the target size of a data block (default 32 KiB).
+	// Point reads decompress one block: smaller blocks read faster.
+	BlockBytes int
 }
 
 // Open opens (creating if needed) the Pebble database in dir.
@@ -42,6 +45,9 @@ func Open(dir string, o Options) (*pebble.DB, error) {
 	}
 	if o.MemTableBytes == 0 {
 		o.MemTableBytes = 32 << 20
+	}
+	if o.BlockBytes == 0 {
+		o.BlockBytes = 32 << 10
 	}
 	cache := pebble.NewCache(o.CacheBytes)
 	defer cache.Unref()
@@ -58,7 +64,7 @@ func Open(dir string, o Options) (*pebble.DB, error) {
 	}
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-		opts.Levels[i].BlockSize = 32 << 10
+		opts.Levels[i].BlockSize = o.BlockBytes
 	}
 	if o.SeparateValues {
 		// Keep large values (event records) out of compactions: they are
