@@ -122,7 +122,6 @@ func startNode(t testing.TB, dataDir string, args ...string) *node {
 		"AWS_CONFIG_FILE=/dev/null",
 		"AWS_REGION=us-east-1",
 		"AWS_DEFAULT_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "AWS_PROFILE=",
 		"CAIRN_ENDPOINT=" + n.endpoint,
 	}
 	n.waitHealthy()
@@ -173,7 +172,7 @@ func (n *node) kill() {
 // run runs a cairn client command against the node and returns stdout.
 func (n *node) run(args ...string) (string, error) {
 	cmd := exec.Command(cairnBin, args...)
-	cmd.Env = append(os.Environ(), n.env...)
+	cmd.Env = append(withoutAWS(os.Environ()), n.env...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -252,4 +251,17 @@ func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// withoutAWS drops the caller's AWS_* settings, so that only the node's
+// credentials are in effect. (Setting them empty would not do: the AWS CLIs
+// read an empty AWS_PROFILE as a profile named "".)
+func withoutAWS(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "AWS_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
