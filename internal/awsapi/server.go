@@ -190,21 +190,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		UserAgent: r.UserAgent(),
 		Time:      start,
 	}
-	if acct := r.Header.Get(AccountHeader); acct != "" && acct != c.AccountID {
-		if !p.Admin {
-			fail(Errorf(CodeAccessDenied, "User: %s is not authorized to act on account %s.", p.ARN(), acct))
-			return
-		}
-		// Events may arrive for accounts that were never created (an
-		// ingested archive), so any well-formed account ID will do.
-		if !event.ValidAccountID(acct) {
-			fail(Errorf(CodeValidation, "%s %q is not a 12-digit account ID.", AccountHeader, acct))
-			return
-		}
-		c.AccountID = acct
-	}
 	spec := svc.Ops[opName]
-	result, err := s.run(r.Context(), spec, c)
+	var result any
+	// A refused call is still recorded, in the caller's own account.
+	err = s.actOn(c, r.Header.Get(AccountHeader))
+	if err == nil {
+		result, err = s.run(r.Context(), spec, c)
+	}
 	var apiErr *Error
 	if err != nil {
 		if !errors.As(err, &apiErr) {
@@ -219,6 +211,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.Audit != nil {
 		s.Audit(auditRecord(svc, spec, c, r, result, apiErr))
 	}
+}
+
+// actOn switches the call to the account named by the X-Cairn-Account-Id
+// header, which only an administrator key may do.
+func (s *Server) actOn(c *Call, acct string) error {
+	if acct == "" || acct == c.AccountID {
+		return nil
+	}
+	if !c.Principal.Admin {
+		return Errorf(CodeAccessDenied, "User: %s is not authorized to act on account %s.", c.Principal.ARN(), acct)
+	}
+	// Events may arrive for accounts that were never created (an ingested
+	// archive), so any well-formed account ID will do.
+	if !event.ValidAccountID(acct) {
+		return Errorf(CodeValidation, "%s %q is not a 12-digit account ID.", AccountHeader, acct)
+	}
+	c.AccountID = acct
+	return nil
 }
 
 func (s *Server) run(ctx context.Context, spec Op, c *Call) (result any, err error) {

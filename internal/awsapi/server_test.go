@@ -151,14 +151,15 @@ func TestRoutingAndErrors(t *testing.T) {
 		t.Errorf("GET: %d", resp.StatusCode)
 	}
 
-	// Audited: authenticated calls to known operations, failures included.
+	// Audited: authenticated calls to known operations, failures included,
+	// also those refused for acting on another account (7 Echo calls).
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	names := map[string]int{}
 	for _, r := range rec.recs {
 		names[r["eventName"].(string)]++
 	}
-	if names["Echo"] != 5 || names["Fail"] != 1 || names["Panic"] != 1 || names["Nope"] != 0 {
+	if names["Echo"] != 7 || names["Fail"] != 1 || names["Panic"] != 1 || names["Nope"] != 0 {
 		t.Errorf("audited calls: %v", names)
 	}
 }
