@@ -193,6 +193,14 @@ func (s *Server) Handler() http.Handler {
 	if s.cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pebble", func(w http.ResponseWriter, r *http.Request) {
+			for _, d := range []struct {
+				name string
+				db   *pebble.DB
+			}{{"ledger", s.ledgerDB}, {"ids", s.idsDB}, {"history", s.indexDB}} {
+				fmt.Fprintf(w, "== %s\n%s\n", d.name, d.db.Metrics())
+			}
+		})
 	}
 	mux.Handle("/", s.api)
 	return mux
