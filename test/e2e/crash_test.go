@@ -367,10 +367,11 @@ func TestCrashSafety(t *testing.T) {
 	defer pace.Stop()
 	for w := range writers {
 		wg.Add(1)
+		seed := rng.Int64() ^ int64(w) // drawn here: rng is not safe for the writers to share
 		go func() {
 			defer wg.Done()
 			g := synth.New(synth.Options{
-				Seed:     rng.Int64() ^ int64(w),
+				Seed:     seed,
 				Accounts: accounts,
 				Start:    testStart.Add(-30 * time.Minute),
 				Step:     200 * time.Microsecond,
