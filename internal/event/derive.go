@@ -280,8 +280,13 @@ func LookupResources(r *Record) []Resource {
 	idx, ok := resourceIndex[r.EventSource]
 	if ok && !idx.quiet(r.EventName) {
 		w := walker{idx: idx, event: r.EventName, c: &c}
-		w.walk(r.RequestParameters, inRequest)
-		w.walk(r.ResponseElements, inResponse)
+		if r.requestValue != nil || r.responseValue != nil {
+			w.walkValue(r.requestValue, inRequest)
+			w.walkValue(r.responseValue, inResponse)
+		} else {
+			w.walk(r.RequestParameters, inRequest)
+			w.walk(r.ResponseElements, inResponse)
+		}
 	}
 	return c.list
 }
@@ -715,6 +720,15 @@ func (w *walker) walk(raw json.RawMessage, sect section) {
 	if err != nil {
 		return
 	}
+	w.walkValue(v, sect)
+}
+
+// walkValue is walk on a document already parsed (nil: nothing).
+func (w *walker) walkValue(v *fastjson.Value, sect section) {
+	if v == nil {
+		return
+	}
+	w.sect = sect
 	switch v.Type() {
 	case fastjson.TypeObject, fastjson.TypeArray:
 		var stack []frame

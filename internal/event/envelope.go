@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	gojson "github.com/goccy/go-json"
-	"github.com/valyala/fastjson"
 	"regexp"
 	"strconv"
 	"time"
@@ -96,13 +94,14 @@ func Parse(raw []byte, d Defaults) (*Envelope, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, invalid("record is not a JSON object")
 	}
-	// The fast decoder below does not check the parts it skips or keeps
-	// raw, and stored records must be valid JSON: validate first.
-	if err := fastjson.ValidateBytes(raw); err != nil {
+	p := recordParsers.Get()
+	defer recordParsers.Put(p)
+	v, err := p.ParseBytes(raw)
+	if err != nil {
 		return nil, invalid("record is not valid JSON: %v", err)
 	}
 	var r Record
-	if err := gojson.Unmarshal(raw, &r); err != nil {
+	if err := fillRecord(v, &r); err != nil {
 		return nil, invalid("record is not valid JSON: %v", err)
 	}
 	var add []field

@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +130,35 @@ func TestEnvelopeBinaryRoundTrip(t *testing.T) {
 	for i := range b {
 		var x Envelope
 		x.UnmarshalBinary(b[:i]) // must not panic on any truncation
+	}
+}
+
+// TestParseAgreesWithStrictDecoding checks, on every real record, that
+// Parse's single-pass decoding derives the same envelope fields as the
+// derivations applied to the record decoded by encoding/json.
+func TestParseAgreesWithStrictDecoding(t *testing.T) {
+	for _, rr := range realRecords(t) {
+		e, err := Parse(rr.raw, Defaults{AccountID: "123456789012"})
+		if err != nil {
+			t.Fatalf("%s: %v", rr.raw[:min(len(rr.raw), 200)], err)
+		}
+		r := decodeRecord(t, rr.raw)
+		user := ""
+		if r.UserIdentity != nil {
+			user = r.UserIdentity.AccessKeyID
+		}
+		want := struct {
+			cat             Category
+			name, src, key  string
+			username, resrc string
+		}{Classify(r), r.EventName, r.EventSource, user, LookupUsername(r), fmt.Sprint(LookupResources(r))}
+		got := struct {
+			cat             Category
+			name, src, key  string
+			username, resrc string
+		}{e.Category, e.EventName, e.EventSource, e.AccessKeyID, e.Username, fmt.Sprint(e.Resources)}
+		if got != want {
+			t.Fatalf("record %s:\n got %+v\nwant %+v", e.EventID, got, want)
+		}
 	}
 }

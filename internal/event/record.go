@@ -2,8 +2,10 @@ package event
 
 import (
 	"bytes"
+
 	"encoding/json"
 	"fmt"
+	"github.com/valyala/fastjson"
 )
 
 // Record is a CloudTrail record with every top-level field up to eventVersion
@@ -47,6 +49,11 @@ type Record struct {
 	// Timestamp is Logstash's "@timestamp", read only as a stand-in for a
 	// missing eventTime in records that passed through a log shipper.
 	Timestamp string `json:"@timestamp,omitempty"`
+
+	// requestValue and responseValue are requestParameters and
+	// responseElements as Parse found them, already parsed; when set,
+	// LookupResources reads them instead of the raw members.
+	requestValue, responseValue *fastjson.Value
 }
 
 // UserIdentity is the record's userIdentity element.

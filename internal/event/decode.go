@@ -1,0 +1,150 @@
+package event
+
+import (
+	"encoding/json"
+
+	"github.com/valyala/fastjson"
+)
+
+// recordParsers parse whole records. One parse both validates the JSON and
+// gives every field, so a record is read once on the ingest path.
+var recordParsers fastjson.ParserPool
+
+// fillRecord fills r from a parsed record. Members that Parse does not
+// need stay empty except when present, in which case they are kept as raw
+// JSON; requestParameters and responseElements are kept parsed (for
+// LookupResources) and not copied out. Values of the wrong JSON type are
+// refused, as a strict decoder would.
+func fillRecord(v *fastjson.Value, r *Record) error {
+	o, err := v.Object()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	str := func(dst *string, x *fastjson.Value, name string) {
+		if x == nil || x.Type() == fastjson.TypeNull {
+			return
+		}
+		b, err := x.StringBytes()
+		if err != nil && ferr == nil {
+			ferr = typeError(name, "a string")
+		}
+		*dst = string(b)
+	}
+	raw := func(dst *json.RawMessage, x *fastjson.Value) {
+		*dst = x.MarshalTo(nil)
+	}
+	flex := func(dst **FlexBool, x *fastjson.Value, name string) {
+		var b FlexBool
+		switch x.Type() {
+		case fastjson.TypeNull:
+			return
+		case fastjson.TypeTrue:
+			b = true
+		case fastjson.TypeFalse:
+		case fastjson.TypeString:
+			if err := b.UnmarshalJSON(x.MarshalTo(nil)); err != nil && ferr == nil {
+				ferr = typeError(name, "a boolean")
+			}
+		default:
+			if ferr == nil {
+				ferr = typeError(name, "a boolean")
+			}
+		}
+		*dst = &b
+	}
+	o.Visit(func(k []byte, x *fastjson.Value) {
+		switch string(k) {
+		case "eventVersion":
+			str(&r.EventVersion, x, "eventVersion")
+		case "userIdentity":
+			if x.Type() == fastjson.TypeObject {
+				r.UserIdentity = decodeIdentity(x, str, raw)
+			} else if x.Type() != fastjson.TypeNull && ferr == nil {
+				ferr = typeError("userIdentity", "an object")
+			}
+		case "eventTime":
+			str(&r.EventTime, x, "eventTime")
+		case "@timestamp":
+			str(&r.Timestamp, x, "@timestamp")
+		case "eventSource":
+			str(&r.EventSource, x, "eventSource")
+		case "eventName":
+			str(&r.EventName, x, "eventName")
+		case "awsRegion":
+			str(&r.AWSRegion, x, "awsRegion")
+		case "eventID":
+			str(&r.EventID, x, "eventID")
+		case "eventType":
+			str(&r.EventType, x, "eventType")
+		case "recipientAccountId":
+			str(&r.RecipientAccountID, x, "recipientAccountId")
+		case "eventCategory":
+			str(&r.EventCategory, x, "eventCategory")
+		case "readOnly":
+			flex(&r.ReadOnly, x, "readOnly")
+		case "managementEvent":
+			flex(&r.ManagementEvent, x, "managementEvent")
+		case "requestParameters":
+			r.requestValue = x
+		case "responseElements":
+			r.responseValue = x
+		case "insightDetails":
+			raw(&r.InsightDetails, x)
+		case "resources":
+			if x.Type() == fastjson.TypeNull {
+				return
+			}
+			items, err := x.Array()
+			if err != nil {
+				if ferr == nil {
+					ferr = typeError("resources", "a list")
+				}
+				return
+			}
+			for _, it := range items {
+				if it.Type() != fastjson.TypeObject {
+					continue
+				}
+				var res RecordResource
+				str(&res.ARN, it.Get("ARN"), "resources.ARN")
+				str(&res.ARNPrefix, it.Get("ARNPrefix"), "resources.ARNPrefix")
+				str(&res.AccountID, it.Get("accountId"), "resources.accountId")
+				str(&res.Type, it.Get("type"), "resources.type")
+				r.Resources = append(r.Resources, res)
+			}
+		}
+	})
+	return ferr
+}
+
+func decodeIdentity(v *fastjson.Value, str func(*string, *fastjson.Value, string), raw func(*json.RawMessage, *fastjson.Value)) *UserIdentity {
+	u := &UserIdentity{}
+	v.GetObject().Visit(func(k []byte, x *fastjson.Value) {
+		switch string(k) {
+		case "type":
+			str(&u.Type, x, "userIdentity.type")
+		case "principalId":
+			str(&u.PrincipalID, x, "userIdentity.principalId")
+		case "arn":
+			str(&u.ARN, x, "userIdentity.arn")
+		case "accountId":
+			str(&u.AccountID, x, "userIdentity.accountId")
+		case "accessKeyId":
+			str(&u.AccessKeyID, x, "userIdentity.accessKeyId")
+		case "userName":
+			str(&u.UserName, x, "userIdentity.userName")
+		case "invokedBy":
+			str(&u.InvokedBy, x, "userIdentity.invokedBy")
+		case "onBehalfOf":
+			raw(&u.OnBehalfOf, x)
+		}
+	})
+	return u
+}
+
+type fieldTypeError struct{ field, want string }
+
+func (e *fieldTypeError) Error() string { return e.field + " must be " + e.want }
+
+func typeError(field, want string) error { return &fieldTypeError{field, want} }
