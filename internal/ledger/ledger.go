@@ -60,9 +60,23 @@ type Ledger struct {
 	change chan struct{}
 
 	appended atomic.Uint64
+	// recent holds the newest entries' values, so that consumers keeping up
+	// with the ledger read them from memory rather than back from disk.
+	recentMu sync.Mutex
+	recent   [recentSize]recentEntry
+
 	// filter and fatal are touched only by the appender goroutine (and New).
 	filter *idFilter
 	fatal  error
+}
+
+// recentSize is how many of the newest entries stay in memory (about
+// 40 MB of events): more than an indexer keeping up lags behind.
+const recentSize = 1 << 15
+
+type recentEntry struct {
+	seq uint64
+	v   []byte
 }
 
 type appendReq struct {
@@ -253,6 +267,7 @@ func (l *Ledger) commit(group []*appendReq) error {
 	next := l.last.Load()
 	seen := make(map[string]uint64)
 	var val []byte
+	var added []recentEntry
 	for _, r := range group {
 		r.results = make([]Result, len(r.entries))
 		for i, e := range r.entries {
@@ -278,6 +293,7 @@ func (l *Ledger) commit(group []*appendReq) error {
 				return err
 			}
 			r.results[i] = Result{Seq: next}
+			added = append(added, recentEntry{next, e.Value})
 		}
 	}
 	if len(seen) == 0 {
@@ -299,6 +315,11 @@ func (l *Ledger) commit(group []*appendReq) error {
 	if err := SetCursor(ib, idsCursor, next); err != nil {
 		return err
 	}
+	l.recentMu.Lock()
+	for _, a := range added {
+		l.recent[a.seq%recentSize] = a
+	}
+	l.recentMu.Unlock()
 	l.last.Store(next)
 	if err := ib.Commit(pebble.NoSync); err != nil {
 		// The entries are durable, so they are acknowledged; but the
@@ -349,6 +370,14 @@ func (l *Ledger) Get(seq uint64) ([]byte, error) {
 // at most limit of them, and returns the sequence number to continue from.
 // The value passed to fn is only valid during the call.
 func (l *Ledger) Scan(from uint64, limit int, fn func(seq uint64, value []byte) error) (uint64, error) {
+	if hit := l.fromRecent(from, limit); len(hit) > 0 {
+		for _, e := range hit {
+			if err := fn(e.seq, e.v); err != nil {
+				return e.seq, err
+			}
+		}
+		return hit[len(hit)-1].seq + 1, nil
+	}
 	return l.scanRaw(from, limit, func(seq uint64, v []byte) error {
 		_, _, payload, err := unframe(v)
 		if err != nil {
@@ -356,6 +385,23 @@ func (l *Ledger) Scan(from uint64, limit int, fn func(seq uint64, value []byte) 
 		}
 		return fn(seq, payload)
 	})
+}
+
+// fromRecent returns entries from sequence number from on, at most limit,
+// if the newest entries in memory still hold from; else nothing.
+func (l *Ledger) fromRecent(from uint64, limit int) []recentEntry {
+	last := l.last.Load()
+	l.recentMu.Lock()
+	defer l.recentMu.Unlock()
+	var out []recentEntry
+	for seq := from; seq <= last && len(out) < limit; seq++ {
+		e := l.recent[seq%recentSize]
+		if e.seq != seq {
+			break
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 func (l *Ledger) scanRaw(from uint64, limit int, fn func(seq uint64, value []byte) error) (uint64, error) {

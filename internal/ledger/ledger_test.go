@@ -175,3 +175,34 @@ func TestDedupeIndexCatchesUp(t *testing.T) {
 		t.Fatalf("Get = %q %v", v, err)
 	}
 }
+
+// TestScanReadsRecentEntriesAndOlderOnes scans across the boundary of what
+// is kept in memory and checks every value, in order.
+func TestScanReadsRecentEntriesAndOlderOnes(t *testing.T) {
+	l, closeFn := open(t, t.TempDir())
+	defer closeFn()
+	n := recentSize + 500
+	var entries []Entry
+	for i := range n {
+		entries = append(entries, Entry{Account: "111111111111", ID: fmt.Sprint(i), Value: []byte(fmt.Sprint("v", i+1))})
+	}
+	if _, err := l.Append(t.Context(), entries); err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []uint64{1, 400, 501, 502, uint64(n) - 3} {
+		want := from
+		next, err := l.Scan(from, 1000, func(seq uint64, v []byte) error {
+			if seq != want || string(v) != fmt.Sprint("v", seq) {
+				return fmt.Errorf("seq %d value %q, want seq %d", seq, v, want)
+			}
+			want++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next != want || next != min(from+1000, uint64(n)+1) {
+			t.Fatalf("from %d: next %d, scanned to %d", from, next, want)
+		}
+	}
+}
