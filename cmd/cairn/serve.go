@@ -82,13 +82,14 @@ func parseRetention(s string) (time.Duration, error) {
 }
 
 // tuneGC trades memory the server has to spare for less garbage collection
-// on the ingest path, within a soft limit that keeps it under 1 GiB. GOGC
-// and GOMEMLIMIT still win when set.
+// on the ingest path, within a soft limit on the Go heap that keeps the
+// whole process (Go heap, plus Pebble's caches and memtables outside it)
+// under 1 GiB. GOGC and GOMEMLIMIT still win when set.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(300)
+		debug.SetGCPercent(200)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(768 << 20)
+		debug.SetMemoryLimit(448 << 20)
 	}
 }

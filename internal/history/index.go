@@ -86,9 +86,23 @@ func (x *Indexer) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("history cursor: %w", err)
 	}
-	prune := time.NewTicker(time.Hour)
-	defer prune.Stop()
-	x.prune()
+	// Pruning reads the whole index, so it runs beside the indexer rather
+	// than in its way: new events must stay searchable within a second.
+	pruneDone := make(chan struct{})
+	go func() {
+		defer close(pruneDone)
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			x.prune()
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	defer func() { <-pruneDone }()
 	for {
 		changed := x.ledger.Changed()
 		for cursor < x.ledger.Last() {
@@ -102,8 +116,6 @@ func (x *Indexer) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return x.db.Flush()
 		case <-changed:
-		case <-prune.C:
-			x.prune()
 		}
 	}
 }

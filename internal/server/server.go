@@ -96,14 +96,14 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log}
 	var err error
-	if s.ledgerDB, err = store.Open(filepath.Join(cfg.DataDir, "ledger"), store.Options{CacheBytes: 256 << 20, MemTableBytes: 64 << 20, BlockBytes: 8 << 10}); err != nil {
+	if s.ledgerDB, err = store.Open(filepath.Join(cfg.DataDir, "ledger"), store.Options{CacheBytes: 128 << 20, MemTableBytes: 64 << 20, BlockBytes: 8 << 10}); err != nil {
 		return nil, err
 	}
-	if s.idsDB, err = store.Open(filepath.Join(cfg.DataDir, "ids"), store.Options{CacheBytes: 64 << 20, MemTableBytes: 32 << 20, NoWAL: true, L0Files: 12}); err != nil {
+	if s.idsDB, err = store.Open(filepath.Join(cfg.DataDir, "ids"), store.Options{CacheBytes: 32 << 20, MemTableBytes: 32 << 20, NoWAL: true, L0Files: 12}); err != nil {
 		s.closeDBs()
 		return nil, err
 	}
-	if s.indexDB, err = store.Open(filepath.Join(cfg.DataDir, "history"), store.Options{CacheBytes: 128 << 20, MemTableBytes: 32 << 20, NoWAL: true, L0Files: 12}); err != nil {
+	if s.indexDB, err = store.Open(filepath.Join(cfg.DataDir, "history"), store.Options{CacheBytes: 96 << 20, MemTableBytes: 32 << 20, NoWAL: true, L0Files: 12}); err != nil {
 		s.closeDBs()
 		return nil, err
 	}

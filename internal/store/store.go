@@ -62,7 +62,9 @@ func Open(dir string, o Options) (*pebble.DB, error) {
 	opts := &pebble.Options{
 		Cache:                       cache,
 		MemTableSize:                o.MemTableBytes,
-		MemTableStopWritesThreshold: 4,
+		// Two memtables at most: one filling, one flushing. Writers wait
+		// rather than memory growing when flushes fall behind.
+		MemTableStopWritesThreshold: 2,
 		L0CompactionThreshold:       o.L0Files,
 		L0StopWritesThreshold:       max(24, 4*o.L0Files),
 		DisableWAL:                  o.NoWAL,
