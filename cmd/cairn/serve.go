@@ -87,7 +87,7 @@ func parseRetention(s string) (time.Duration, error) {
 // under 1 GiB. GOGC and GOMEMLIMIT still win when set.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
+		debug.SetGCPercent(300)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(448 << 20)

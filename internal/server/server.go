@@ -96,7 +96,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log}
 	var err error
-	if s.ledgerDB, err = store.Open(filepath.Join(cfg.DataDir, "ledger"), store.Options{CacheBytes: 128 << 20, MemTableBytes: 64 << 20, BlockBytes: 8 << 10}); err != nil {
+	if s.ledgerDB, err = store.Open(filepath.Join(cfg.DataDir, "ledger"), store.Options{CacheBytes: 128 << 20, MemTableBytes: 48 << 20, BlockBytes: 8 << 10}); err != nil {
 		return nil, err
 	}
 	if s.idsDB, err = store.Open(filepath.Join(cfg.DataDir, "ids"), store.Options{CacheBytes: 32 << 20, MemTableBytes: 32 << 20, NoWAL: true, L0Files: 12}); err != nil {
