@@ -60,8 +60,8 @@ func Open(dir string, o Options) (*pebble.DB, error) {
 	cache := pebble.NewCache(o.CacheBytes)
 	defer cache.Unref()
 	opts := &pebble.Options{
-		Cache:                       cache,
-		MemTableSize:                o.MemTableBytes,
+		Cache:        cache,
+		MemTableSize: o.MemTableBytes,
 		// Two memtables at most: one filling, one flushing. Writers wait
 		// rather than memory growing when flushes fall behind.
 		MemTableStopWritesThreshold: 2,
