@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -58,7 +59,11 @@ func runServe(ctx context.Context, args []string) error {
 		scheme = "https"
 	}
 	fmt.Fprintf(os.Stderr, "cairn is listening on %s://%s (root account %s, access key %s)\n", scheme, s.Addr(), k.AccountID, k.AccessKeyID)
-	fmt.Fprintf(os.Stderr, "Use it with the AWS CLI:\n  export AWS_SHARED_CREDENTIALS_FILE=%s AWS_REGION=us-east-1\n  aws --endpoint-url %s://%s cloudtrail lookup-events\n", s.CredentialsPath(), scheme, s.Addr())
+	creds, err := filepath.Abs(s.CredentialsPath())
+	if err != nil {
+		creds = s.CredentialsPath()
+	}
+	fmt.Fprintf(os.Stderr, "Use it with the AWS CLI:\n  export AWS_SHARED_CREDENTIALS_FILE=%s AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1\n  aws --endpoint-url %s://%s cloudtrail lookup-events\n", creds, scheme, s.Addr())
 	return s.Run(ctx)
 }
 
