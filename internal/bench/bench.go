@@ -7,7 +7,6 @@ package bench
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -89,9 +88,4 @@ func (m *memWatcher) MaxRSS() float64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.max
-}
-
-func jsonString(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }

@@ -123,10 +123,12 @@ func (s *Searcher) Lookup(q Query) (Page, error) {
 	var hits []posting
 	var bucket []posting
 	var curSec []byte
-	flush := func() error {
+	// newest already holds EndTime and the token's position, whichever
+	// comes first.
+	flush := func() {
 		sort.Slice(bucket, func(i, j int) bool { return bucket[i].newer(bucket[j]) })
 		for _, p := range bucket {
-			if p.t > newest || p.t < oldest || (q.End != nil && p.t > q.End.UnixNano()) {
+			if p.t > newest || p.t < oldest {
 				continue
 			}
 			if afterPos != nil && !afterPos.newer(p) {
@@ -135,7 +137,6 @@ func (s *Searcher) Lookup(q Query) (Page, error) {
 			hits = append(hits, p)
 		}
 		bucket = bucket[:0]
-		return nil
 	}
 	for ok := it.First(); ok && len(hits) <= q.MaxResults; ok = it.Next() {
 		k := it.Key()
@@ -180,13 +181,14 @@ const fetchers = 4
 
 // fetch reads the records with sequence numbers seqs into out.
 func (s *Searcher) fetch(seqs []uint64, out []*event.Envelope) error {
+	n := min(fetchers, len(seqs))
 	var wg sync.WaitGroup
-	errs := make([]error, fetchers)
-	for w := range fetchers {
+	errs := make([]error, n)
+	for w := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < len(seqs); i += fetchers {
+			for i := w; i < len(seqs); i += n {
 				v, err := s.ledger.Get(seqs[i])
 				if err != nil {
 					errs[w] = err
@@ -210,14 +212,11 @@ func (s *Searcher) byEventID(q Query, start *time.Time) (Page, error) {
 	if err != nil || !ok {
 		return Page{}, err
 	}
-	v, err := s.ledger.Get(seq)
-	if err != nil {
+	found := make([]*event.Envelope, 1)
+	if err := s.fetch([]uint64{seq}, found); err != nil {
 		return Page{}, err
 	}
-	e := new(event.Envelope)
-	if err := e.UnmarshalBinary(v); err != nil {
-		return Page{}, err
-	}
+	e := found[0]
 	want := event.Management
 	if q.Insight {
 		want = event.Insight

@@ -425,14 +425,9 @@ func (l *Ledger) scanRaw(from uint64, limit int, fn func(seq uint64, value []byt
 	return next, it.Error()
 }
 
-// Cursor returns the named consumer's cursor (0 when never set). Consumers
-// that keep their output in this database store the cursor with SetCursor
-// in the same batch as that output.
-func (l *Ledger) Cursor(name string) (uint64, error) {
-	return ReadCursor(l.db, name)
-}
-
-// ReadCursor reads a cursor kept in any cairn Pebble database.
+// ReadCursor reads a consumer's cursor (0 when never set). A consumer keeps
+// its cursor in its own database, written with SetCursor in the same batch
+// as its output.
 func ReadCursor(db *pebble.DB, name string) (uint64, error) {
 	v, c, err := db.Get(cursorKey(name))
 	if errors.Is(err, pebble.ErrNotFound) {
