@@ -19,6 +19,11 @@ const (
 	PrefixCursor  = 'C' // consumer cursors
 	PrefixAccount = 'A' // accounts
 	PrefixKey     = 'K' // access keys
+	PrefixBucket  = 'S' // buckets: owner, backend, policy
+	PrefixTopic   = 'N' // notification topics
+	PrefixOrg     = 'O' // organizations
+	PrefixTrail   = 'T' // trails and their selectors
+	PrefixDeliver = 'V' // delivery cursors, pending batches and status
 )
 
 // Options tune one database.
