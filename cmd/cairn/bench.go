@@ -10,11 +10,15 @@ import (
 
 	"github.com/cairn-audit/cairn/internal/bench"
 	"github.com/cairn-audit/cairn/internal/client"
+	"github.com/cairn-audit/cairn/internal/objstore"
 )
 
 func runBench(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "delivery" {
+		return runBenchDelivery(ctx, args[1:])
+	}
 	if len(args) == 0 || (args[0] != "ingest" && args[0] != "lookup") {
-		return fmt.Errorf("usage: cairn bench ingest|lookup [flags] (against a running server; use an administrator key)")
+		return fmt.Errorf("usage: cairn bench ingest|lookup|delivery [flags] (against a running server; use an administrator key)")
 	}
 	var cf clientFlags
 	fs := newFlagSet("bench "+args[0], "[flags]")
@@ -97,4 +101,51 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("server max RSS %.0f MiB\n", r.MaxRSSBytes/(1<<20))
 	return nil
+}
+
+// runBenchDelivery measures trails delivering to an S3-compatible bucket:
+// acknowledgement → object visible, delivery rate and the server's CPU.
+func runBenchDelivery(ctx context.Context, args []string) error {
+	var cf clientFlags
+	fs := newFlagSet("bench delivery", "--s3-endpoint URL [flags]")
+	cf.register(fs)
+	s3Endpoint := fs.String("s3-endpoint", "", "the S3 endpoint the server delivers to, to read the files back (credentials from CAIRN_S3_ACCESS_KEY_ID and CAIRN_S3_SECRET_ACCESS_KEY)")
+	s3Region := fs.String("s3-region", "us-east-1", "region to sign S3 requests for")
+	trails := fs.Int("trails", 1, fmt.Sprintf("trails with different selectors (1 to %d)", bench.MaxDeliveryTrails))
+	events := fs.Int("events", 300_000, "records to send")
+	rate := fs.Int("rate", 0, "records per second to send (0: as fast as the server takes them)")
+	batch := fs.Int("batch", 500, "records per call")
+	workers := fs.Int("workers", 4, "calls in flight")
+	backlog := fs.Bool("backlog", false, "hold delivery back until every record is in, then time the catch-up")
+	seed := fs.Int64("seed", 1, "generator seed")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *s3Endpoint == "" {
+		return fmt.Errorf("--s3-endpoint is required: the benchmark reads the delivered files back")
+	}
+	c, err := cf.client(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := objstore.NewS3(ctx, objstore.S3Config{Endpoint: *s3Endpoint, Region: *s3Region,
+		AccessKeyID: os.Getenv("CAIRN_S3_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("CAIRN_S3_SECRET_ACCESS_KEY")})
+	if err != nil {
+		return err
+	}
+	o := bench.DeliveryOptions{Trails: *trails, Events: *events, Rate: *rate, Batch: *batch, Workers: *workers, Backlog: *backlog, Seed: *seed, Bucket: st}
+	fmt.Fprintf(os.Stderr, "bench delivery: %d events, %d trails, rate %d/s, backlog %v, to %s\n", o.Events, o.Trails, o.Rate, o.Backlog, c.Endpoint())
+	r, err := bench.Delivery(ctx, c, o, os.Stderr)
+	if err != nil {
+		return err
+	}
+	return render(cf.output, r, func() {
+		fmt.Printf("account/bucket   %s / %s\n", r.Account, r.Bucket)
+		fmt.Printf("events           %d in at %.0f events/s\n", r.Events, r.IngestRate)
+		fmt.Printf("visible after    %s (acknowledgement → object in the bucket, first trail)\n", r.Visible)
+		fmt.Printf("delivery rate    %.0f events/s (first trail; %.1fs to the last event)\n", r.DeliveryRate, r.CatchUp.Seconds())
+		fmt.Printf("delivered        %v events per trail in %d files\n", r.Delivered, r.Files)
+		fmt.Printf("server CPU       %.1f s\n", r.ServerCPU)
+		fmt.Printf("server max RSS   %.0f MiB\n", r.MaxRSSBytes/(1<<20))
+	})
 }

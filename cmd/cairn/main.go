@@ -29,7 +29,10 @@ var commands = map[string]command{
 	"lookup":   {"look up events, with the flags of `aws cloudtrail lookup-events`", runLookup},
 	"accounts": {"create and list accounts (accounts create|list)", runAccounts},
 	"keys":     {"create access keys (keys create)", runKeys},
-	"bench":    {"measure ingest and lookup (bench ingest|lookup)", runBench},
+	"bench":    {"measure ingest, lookup and delivery (bench ingest|lookup|delivery)", runBench},
+	"buckets":  {"buckets for trail log files (buckets create|list|allow|policy|ls|get)", runBuckets},
+	"topics":   {"notification topics for trails (topics create|list|delete)", runTopics},
+	"org":      {"organizations for organization trails (org create|add|remove|describe|delete)", runOrg},
 	"version":  {"print the version", runVersion},
 }
 
@@ -116,4 +119,22 @@ func newFlagSet(name, usage string) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// parseArgs parses flags wherever they stand among positional arguments
+// (`cairn buckets create NAME --object-lock` as well as the flag first)
+// and returns the positional ones.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
 }

@@ -21,6 +21,9 @@ func runServe(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "TLS certificate file (serve HTTPS)")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "TLS private key file")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go's profiler at /debug/pprof/")
+	fs.DurationVar(&cfg.DeliveryInterval, "delivery-interval", cfg.DeliveryInterval, "how often trails deliver log files (AWS: about 5m; down to 1s)")
+	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", "", "S3-compatible endpoint for trail buckets (credentials from CAIRN_S3_ACCESS_KEY_ID and CAIRN_S3_SECRET_ACCESS_KEY); without it buckets are directories under <data-dir>/buckets")
+	fs.StringVar(&cfg.S3Region, "s3-region", "us-east-1", "region to sign S3 requests for")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -33,6 +36,8 @@ func runServe(ctx context.Context, args []string) error {
 	cfg.RootAccountID = os.Getenv("CAIRN_ROOT_ACCOUNT_ID")
 	cfg.RootAccessKeyID = os.Getenv("CAIRN_ROOT_ACCESS_KEY_ID")
 	cfg.RootSecretAccessKey = os.Getenv("CAIRN_ROOT_SECRET_ACCESS_KEY")
+	cfg.S3AccessKeyID = os.Getenv("CAIRN_S3_ACCESS_KEY_ID")
+	cfg.S3SecretAccessKey = os.Getenv("CAIRN_S3_SECRET_ACCESS_KEY")
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

@@ -22,10 +22,14 @@ import (
 
 	"github.com/cairn-audit/cairn/internal/auth"
 	"github.com/cairn-audit/cairn/internal/awsapi"
+	"github.com/cairn-audit/cairn/internal/delivery"
 	"github.com/cairn-audit/cairn/internal/history"
 	"github.com/cairn-audit/cairn/internal/ingest"
 	"github.com/cairn-audit/cairn/internal/ledger"
+	"github.com/cairn-audit/cairn/internal/notify"
+	"github.com/cairn-audit/cairn/internal/objstore"
 	"github.com/cairn-audit/cairn/internal/store"
+	"github.com/cairn-audit/cairn/internal/trail"
 )
 
 // Config is the configuration of `cairn serve`.
@@ -38,6 +42,14 @@ type Config struct {
 	MaxBodyBytes     int64
 	// Pprof serves Go's profiler at /debug/pprof/ (for benchmarking).
 	Pprof bool
+	// DeliveryInterval is how often trails deliver log files.
+	DeliveryInterval time.Duration
+	// S3Endpoint, if set, is where new trail buckets live; else they are
+	// directories under DataDir/buckets.
+	S3Endpoint        string
+	S3Region          string
+	S3AccessKeyID     string
+	S3SecretAccessKey string
 	// Root credentials (CAIRN_ROOT_*); empty values are generated once.
 	RootAccountID       string
 	RootAccessKeyID     string
@@ -51,6 +63,8 @@ func DefaultConfig() Config {
 		Listen:           "127.0.0.1:4750",
 		HistoryRetention: 90 * 24 * time.Hour,
 		MaxBodyBytes:     32 << 20,
+		DeliveryInterval: delivery.DefaultConfig().Interval,
+		S3Region:         "us-east-1",
 	}
 }
 
@@ -65,6 +79,12 @@ func (c Config) Validate() error {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
+	if c.DeliveryInterval < time.Second {
+		return errors.New("--delivery-interval must be at least 1s")
+	}
+	if c.S3Endpoint != "" && (c.S3AccessKeyID == "" || c.S3SecretAccessKey == "") {
+		return errors.New("--s3-endpoint needs CAIRN_S3_ACCESS_KEY_ID and CAIRN_S3_SECRET_ACCESS_KEY")
+	}
 	return nil
 }
 
@@ -77,6 +97,12 @@ type Server struct {
 	indexDB  *pebble.DB
 	ledger   *ledger.Ledger
 	dir      *auth.Directory
+	orgs     *auth.Organizations
+	buckets  *objstore.Registry
+	topics   *notify.Topics
+	notifier *notify.Notifier
+	trails   *trail.Store
+	deliver  *delivery.Deliverer
 	indexer  *history.Indexer
 	searcher *history.Searcher
 	auditor  *auditor
@@ -123,6 +149,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("write credentials: %w", err)
 	}
+	if err := s.openTrails(cfg, log); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
 	s.indexer = history.NewIndexer(s.indexDB, s.ledger, cfg.HistoryRetention, log)
 	s.searcher = history.NewSearcher(s.indexDB, s.ledger, cfg.HistoryRetention)
 	s.auditor = newAuditor(s.ledger, log)
@@ -135,15 +165,16 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 				Targets:     []string{"com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101", "CloudTrail_20131101"},
 				SigningName: "cloudtrail",
 				EventSource: "cloudtrail.amazonaws.com",
-				Ops: map[string]awsapi.Op{
+				Ops: mergeOps(map[string]awsapi.Op{
 					"LookupEvents": history.LookupEventsOp(s.searcher),
-				},
+				}, s.trailAPI().Ops()),
 			},
 			{
 				Targets:     []string{ingest.Target},
 				SigningName: "cloudtrail",
 				EventSource: "cloudtrail.amazonaws.com",
-				Ops:         mergeOps(adminOps(s.dir), map[string]awsapi.Op{"PutEvents": ingest.PutEventsOp(s.ledger)}),
+				Ops: mergeOps(adminOps(s.dir), orgOps(s.orgs), objstore.Ops(s.buckets), notify.Ops(s.topics),
+					map[string]awsapi.Op{"PutEvents": ingest.PutEventsOp(s.ledger)}),
 			},
 		},
 		Dir:     s.dir,
@@ -234,6 +265,12 @@ func (s *Server) Run(ctx context.Context) error {
 	indexDone := make(chan error, 1)
 	go func() { indexDone <- s.indexer.Run(indexCtx) }()
 	go s.auditor.run()
+	notifyCtx, stopNotify := context.WithCancel(context.Background())
+	notifyDone := make(chan error, 1)
+	go func() { notifyDone <- s.notifier.Run(notifyCtx) }()
+	deliverCtx, stopDeliver := context.WithCancel(context.Background())
+	deliverDone := make(chan error, 1)
+	go func() { deliverDone <- s.deliver.Run(deliverCtx) }()
 
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	serveDone := make(chan error, 1)
@@ -262,6 +299,9 @@ func (s *Server) Run(ctx context.Context) error {
 	case runErr = <-ledgerDone:
 		ledgerDone <- runErr
 		runErr = fmt.Errorf("ledger stopped: %w", runErr)
+	case runErr = <-deliverDone:
+		deliverDone <- runErr
+		runErr = fmt.Errorf("delivery stopped: %w", runErr)
 	}
 	s.log.Info("cairn shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -272,6 +312,12 @@ func (s *Server) Run(ctx context.Context) error {
 	s.auditor.close()
 	stopLedger()
 	<-ledgerDone
+	// Delivery stops mid-batch if it must: an interrupted batch is
+	// pending and is replayed identically at the next start.
+	stopDeliver()
+	<-deliverDone
+	stopNotify()
+	<-notifyDone
 	stopIndex()
 	if !indexStopped {
 		if err := <-indexDone; err != nil && runErr == nil {

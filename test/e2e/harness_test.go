@@ -72,6 +72,8 @@ type node struct {
 	env      []string // AWS_* settings that make clients use the root key
 	exited   chan struct{}
 	log      *os.File
+	args     []string // serve flags beyond the data dir and address
+	extraEnv []string
 }
 
 var listening = regexp.MustCompile(`listening on (https?://[0-9.:]+) `)
@@ -79,13 +81,19 @@ var listening = regexp.MustCompile(`listening on (https?://[0-9.:]+) `)
 // startNode starts cairn serve on a free loopback port with dataDir.
 func startNode(t testing.TB, dataDir string, args ...string) *node {
 	t.Helper()
+	return startNodeEnv(t, dataDir, nil, args...)
+}
+
+// startNodeEnv starts cairn serve with extra environment variables.
+func startNodeEnv(t testing.TB, dataDir string, env []string, args ...string) *node {
+	t.Helper()
 	logf, err := os.CreateTemp("", "cairn-serve-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
 	full := append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"}, args...)
 	cmd := exec.Command(cairnBin, full...)
-	cmd.Env = append(os.Environ(), "CAIRN_ROOT_ACCOUNT_ID=111122223333")
+	cmd.Env = append(append(os.Environ(), "CAIRN_ROOT_ACCOUNT_ID=111122223333"), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +101,7 @@ func startNode(t testing.TB, dataDir string, args ...string) *node {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	n := &node{t: t, cmd: cmd, dataDir: dataDir, exited: make(chan struct{}), log: logf}
+	n := &node{t: t, cmd: cmd, dataDir: dataDir, exited: make(chan struct{}), log: logf, args: args, extraEnv: env}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

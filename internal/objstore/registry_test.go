@@ -1,0 +1,301 @@
+package objstore
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+func openDB(t *testing.T, fs vfs.FS) *pebble.DB {
+	t.Helper()
+	db, err := pebble.Open("db", &pebble.Options{FS: fs, Logger: quietLogger{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// quietLogger keeps Pebble's start-up chatter out of test output.
+type quietLogger struct{ t *testing.T }
+
+func (quietLogger) Infof(string, ...any)             {}
+func (l quietLogger) Errorf(format string, a ...any) { l.t.Logf(format, a...) }
+func (l quietLogger) Fatalf(format string, a ...any) { l.t.Fatalf(format, a...) }
+
+func newRegistry(t *testing.T) (*Registry, *Mem) {
+	t.Helper()
+	db := openDB(t, vfs.NewMem())
+	t.Cleanup(func() { db.Close() })
+	mem := NewMem()
+	r, err := OpenRegistry(db, map[string]Store{"mem": mem}, "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, mem
+}
+
+func TestValidBucketName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"trail-logs": true, "abc": true, "my.bucket.name": true, "a1-2.b3": true, "123": true,
+		"ab": false, "": false, "Trail-Logs": false, "under_score": false, "-start": false, "end-": false,
+		".start": false, "end.": false, "a..b": false, "192.168.5.4": false, "999.1.1.1": false,
+		"xn--bucket": false, "bucket-s3alias": false, "bucket--ol-s3": false, "sthree-x": false,
+		"a/b": false, "a b": false, "..": false, "é-bucket": false,
+		"a23456789012345678901234567890123456789012345678901234567890123":  true,
+		"a234567890123456789012345678901234567890123456789012345678901234": false,
+	} {
+		if got := ValidBucketName(name); got != want {
+			t.Errorf("ValidBucketName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestRegistryCreate(t *testing.T) {
+	ctx := t.Context()
+	r, mem := newRegistry(t)
+	if _, err := r.Create(ctx, "111111111111", "Bad_Name", false); !errors.Is(err, ErrInvalidBucketName) {
+		t.Errorf("invalid name: %v", err)
+	}
+	if _, err := r.Create(ctx, "not-an-account", "good-name", false); !errors.Is(err, ErrInvalidAccount) {
+		t.Errorf("invalid owner: %v", err)
+	}
+	b, err := r.Create(ctx, "111111111111", "trail-logs", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Owner != "111111111111" || b.Backend != "mem" || !b.ObjectLock || b.Created.IsZero() {
+		t.Errorf("created %+v", b)
+	}
+	if ok, _ := mem.BucketExists(ctx, "trail-logs"); !ok {
+		t.Error("bucket not made on the backend")
+	}
+	if _, err := r.Create(ctx, "222222222222", "trail-logs", false); !errors.Is(err, ErrBucketExists) {
+		t.Errorf("second create: %v", err)
+	}
+	// A bucket the backend has but cairn does not know is adopted.
+	mem.CreateBucket(ctx, "made-by-hand", false)
+	if _, err := r.Create(ctx, "111111111111", "made-by-hand", false); err != nil {
+		t.Errorf("adopt: %v", err)
+	}
+	// A backend failure registers nothing and frees the name.
+	mem.SetFailure(errors.New("down"))
+	if _, err := r.Create(ctx, "111111111111", "during-outage", false); err == nil {
+		t.Error("create during an outage succeeded")
+	}
+	mem.SetFailure(nil)
+	if _, ok := r.Get("during-outage"); ok {
+		t.Error("failed create registered the bucket")
+	}
+	if _, err := r.Create(ctx, "111111111111", "during-outage", false); err != nil {
+		t.Errorf("create after the outage: %v", err)
+	}
+	if s, err := r.Store("trail-logs"); err != nil || s != Store(mem) {
+		t.Errorf("Store = %v, %v", s, err)
+	}
+	if _, err := r.Store("unknown"); !errors.Is(err, ErrNoSuchBucket) {
+		t.Errorf("Store(unknown): %v", err)
+	}
+}
+
+func TestRegistryPersists(t *testing.T) {
+	ctx := t.Context()
+	fs := vfs.NewMem()
+	db := openDB(t, fs)
+	backends := map[string]Store{"mem": NewMem()}
+	r, err := OpenRegistry(db, backends, "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Create(ctx, "222222222222", "zeta-logs", false)
+	r.Create(ctx, "111111111111", "alpha-logs", false)
+	r.Create(ctx, "111111111111", "beta-logs", false)
+	if err := r.Allow("alpha-logs", "333333333333"); err != nil {
+		t.Fatal(err)
+	}
+	pol := `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::alpha-logs/*"}]}`
+	if err := r.SetPolicy("alpha-logs", pol); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	db = openDB(t, fs)
+	defer db.Close()
+	r, err = OpenRegistry(db, backends, "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, ok := r.Get("alpha-logs")
+	if !ok || b.Owner != "111111111111" || !slices.Equal(b.Allowed, []string{"333333333333"}) || b.Policy != pol {
+		t.Errorf("after reopen: %+v", b)
+	}
+	if !r.CanDeliver("alpha-logs", "444444444444", "", "k") {
+		t.Error("the reloaded policy is not in force")
+	}
+	var names []string
+	for _, b := range r.List("111111111111") {
+		names = append(names, b.Name)
+	}
+	if !slices.Equal(names, []string{"alpha-logs", "beta-logs"}) {
+		t.Errorf("List(owner) = %q", names)
+	}
+	if all := r.List(""); len(all) != 3 || all[2].Name != "zeta-logs" {
+		t.Errorf("List(\"\") = %+v", all)
+	}
+	if _, err := OpenRegistry(db, backends, "s3"); err == nil {
+		t.Error("an unknown default backend was accepted")
+	}
+}
+
+func TestRegistryAllowAndPolicy(t *testing.T) {
+	ctx := t.Context()
+	r, _ := newRegistry(t)
+	r.Create(ctx, "111111111111", "trail-logs", false)
+	if err := r.Allow("trail-logs", "12"); !errors.Is(err, ErrInvalidAccount) {
+		t.Errorf("Allow(bad account): %v", err)
+	}
+	if err := r.Allow("nope-bucket", "222222222222"); !errors.Is(err, ErrNoSuchBucket) {
+		t.Errorf("Allow(unknown bucket): %v", err)
+	}
+	r.Allow("trail-logs", "333333333333")
+	r.Allow("trail-logs", "222222222222")
+	r.Allow("trail-logs", "222222222222")
+	if b, _ := r.Get("trail-logs"); !slices.Equal(b.Allowed, []string{"222222222222", "333333333333"}) {
+		t.Errorf("Allowed = %q", b.Allowed)
+	}
+	// Get hands out a copy.
+	b, _ := r.Get("trail-logs")
+	b.Allowed[0] = "999999999999"
+	if r.CanDeliver("trail-logs", "999999999999", "", "k") {
+		t.Error("a caller's copy changed the registry")
+	}
+	if err := r.SetPolicy("nope-bucket", ""); !errors.Is(err, ErrNoSuchBucket) {
+		t.Errorf("SetPolicy(unknown bucket): %v", err)
+	}
+	if err := r.SetPolicy("trail-logs", `{"Statement":[]}`); !errors.Is(err, ErrInvalidPolicy) {
+		t.Errorf("SetPolicy(empty statements): %v", err)
+	}
+	pol := `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::trail-logs/*"}]}`
+	r.SetPolicy("trail-logs", pol)
+	if !r.CanDeliver("trail-logs", "444444444444", "", "k") {
+		t.Error("policy not applied")
+	}
+	r.SetPolicy("trail-logs", "")
+	if r.CanDeliver("trail-logs", "444444444444", "", "k") {
+		t.Error("removed policy still applied")
+	}
+	if r.CanDeliver("nope-bucket", "111111111111", "", "k") {
+		t.Error("delivery into an unknown bucket allowed")
+	}
+}
+
+// TestCanDeliver runs the cases of testdata/candeliver.json against bucket
+// trail-logs of account 111111111111.
+func TestCanDeliver(t *testing.T) {
+	b, err := os.ReadFile("testdata/candeliver.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Name    string
+		Policy  json.RawMessage
+		Allowed []string
+		Account string
+		Trail   string
+		Key     string
+		Want    bool
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			r, _ := newRegistry(t)
+			if _, err := r.Create(t.Context(), "111111111111", "trail-logs", false); err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range c.Allowed {
+				if err := r.Allow("trail-logs", a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(c.Policy) > 0 {
+				if err := r.SetPolicy("trail-logs", string(c.Policy)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := r.CanDeliver("trail-logs", c.Account, c.Trail, c.Key); got != c.Want {
+				t.Errorf("CanDeliver(%s, %s, %s) = %v, want %v", c.Account, c.Trail, c.Key, got, c.Want)
+			}
+		})
+	}
+}
+
+func TestParsePolicyRefuses(t *testing.T) {
+	for why, doc := range map[string]string{
+		"not JSON":            `{`,
+		"not an object":       `[]`,
+		"null":                `null`,
+		"unknown top field":   `{"Statement":[],"Extra":1}`,
+		"bad version":         `{"Version":"2020-01-01","Statement":{"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b-1/*"}}`,
+		"no statement":        `{"Version":"2012-10-17"}`,
+		"empty statements":    `{"Statement":[]}`,
+		"bad effect":          `{"Statement":{"Effect":"Maybe","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b-1/*"}}`,
+		"no principal":        `{"Statement":{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::b-1/*"}}`,
+		"principal string":    `{"Statement":{"Effect":"Allow","Principal":"someone","Action":"s3:PutObject","Resource":"arn:aws:s3:::b-1/*"}}`,
+		"principal kind":      `{"Statement":{"Effect":"Allow","Principal":{"Robot":"x"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::b-1/*"}}`,
+		"NotPrincipal":        `{"Statement":{"Effect":"Deny","NotPrincipal":{"AWS":"1"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::b-1/*"}}`,
+		"NotAction":           `{"Statement":{"Effect":"Allow","Principal":"*","NotAction":"s3:GetObject","Resource":"arn:aws:s3:::b-1/*"}}`,
+		"no action":           `{"Statement":{"Effect":"Allow","Principal":"*","Resource":"arn:aws:s3:::b-1/*"}}`,
+		"empty action list":   `{"Statement":{"Effect":"Allow","Principal":"*","Action":[],"Resource":"arn:aws:s3:::b-1/*"}}`,
+		"non-S3 action":       `{"Statement":{"Effect":"Allow","Principal":"*","Action":"iam:PassRole","Resource":"arn:aws:s3:::b-1/*"}}`,
+		"action number":       `{"Statement":{"Effect":"Allow","Principal":"*","Action":5,"Resource":"arn:aws:s3:::b-1/*"}}`,
+		"no resource":         `{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:PutObject"}}`,
+		"other bucket":        `{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b-2/*"}}`,
+		"bucket name prefix":  `{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b-1x/*"}}`,
+		"condition shape":     `{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b-1/*","Condition":{"StringEquals":"x"}}}`,
+		"condition no values": `{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b-1/*","Condition":{"StringEquals":{"aws:SourceAccount":[]}}}}`,
+		"statement field":     `{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::b-1/*","effect":"Deny"}}`,
+	} {
+		if _, err := parsePolicy("b-1", doc); !errors.Is(err, ErrInvalidPolicy) {
+			t.Errorf("%s: %v", why, err)
+		}
+	}
+	if _, err := parsePolicy("b-1", `{"Version":"2012-10-17","Id":"x","Statement":{"Sid":"s","Effect":"Allow","Principal":{"AWS":["1"],"Service":"cloudtrail.amazonaws.com"},"Action":"s3:PutObject","Resource":["arn:aws:s3:::b-1","arn:aws:s3:::b-1/*"],"Condition":{"SomeFutureOperator":{"k":"v"}}}}`); err != nil {
+		t.Errorf("a valid policy was refused: %v", err)
+	}
+}
+
+func TestGlob(t *testing.T) {
+	for _, c := range []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"*", "", true}, {"*", "anything/at:all", true}, {"a*c", "abc", true}, {"a*c", "abcd", false},
+		{"a?c", "abc", true}, {"a?c", "ac", false}, {"*/AWSLogs/*", "x/AWSLogs/1/y", true},
+		{"a*b*c", "aXbYbZc", true}, {"", "", true}, {"", "a", false}, {"é?", "éü", true},
+	} {
+		if got := glob(c.pattern, c.s); got != c.want {
+			t.Errorf("glob(%q, %q) = %v", c.pattern, c.s, got)
+		}
+	}
+}
+
+// FuzzPolicy feeds arbitrary policies to the parser and, when one is
+// accepted, to the evaluator: neither may panic, and a bucket policy is
+// untrusted input from any account owner.
+func FuzzPolicy(f *testing.F) {
+	f.Add(`{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b-1/*","Condition":{"ArnLike":{"aws:SourceArn":"arn:*:?:*"}}}}`, "k")
+	f.Add(`{"Statement":[{"Effect":"Deny","Principal":{"AWS":["*"]},"Action":["*"],"Resource":"arn:aws:s3:::b-1/**??","Condition":{"NullIfExists":{"x":"true"}}}]}`, "a/b")
+	f.Fuzz(func(t *testing.T, doc, key string) {
+		p, err := parsePolicy("b-1", doc)
+		if err != nil {
+			return
+		}
+		p.decide(delivery{account: "222222222222", trailARN: "arn:aws:cloudtrail:us-east-1:222222222222:trail/t", resource: "arn:aws:s3:::b-1/" + key})
+	})
+}

@@ -1,0 +1,87 @@
+package objstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/cairn-audit/cairn/internal/objstore"
+	"github.com/cairn-audit/cairn/internal/objstore/miniotest"
+	"github.com/cairn-audit/cairn/internal/objstore/objstoretest"
+)
+
+func TestS3Contract(t *testing.T) {
+	srv := miniotest.Start(t)
+	st := srv.Store(t)
+	objstoretest.Run(t, func(t *testing.T) objstore.Store { return st })
+}
+
+// rawClient reaches MinIO without cairn's checks, to see what S3 itself
+// recorded.
+func rawClient(srv *miniotest.Server) *s3.Client {
+	return s3.New(s3.Options{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, ""),
+		UsePathStyle: true,
+		BaseEndpoint: aws.String(srv.Endpoint),
+	})
+}
+
+// A retained Put must reach S3 as COMPLIANCE retention, so that S3 itself
+// refuses to remove the version, not only cairn.
+func TestS3RetentionIsObjectLock(t *testing.T) {
+	ctx := t.Context()
+	srv := miniotest.Start(t)
+	st := srv.Store(t)
+	if err := st.CreateBucket(ctx, "locked", true); err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(time.Hour).Truncate(time.Second)
+	if err := st.Put(ctx, "locked", "f.json.gz", []byte("log"), objstore.PutOptions{RetainUntil: until}); err != nil {
+		t.Fatal(err)
+	}
+	raw := rawClient(srv)
+	h, err := raw.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("locked"), Key: aws.String("f.json.gz")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.ObjectLockMode != types.ObjectLockModeCompliance || h.ObjectLockRetainUntilDate == nil || !h.ObjectLockRetainUntilDate.Equal(until) {
+		t.Errorf("S3 recorded mode %q until %v, want COMPLIANCE until %v", h.ObjectLockMode, h.ObjectLockRetainUntilDate, until)
+	}
+	if _, err := raw.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("locked"), Key: aws.String("f.json.gz"), VersionId: h.VersionId}); err == nil {
+		t.Error("S3 deleted a retained version")
+	}
+}
+
+// An outage is an error, not a hang, and the store works again once the
+// service is back: what delivery relies on to retry.
+func TestS3Outage(t *testing.T) {
+	srv := miniotest.Start(t)
+	st := srv.Store(t)
+	if err := st.CreateBucket(t.Context(), "logs", false); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	err := st.Put(ctx, "logs", "k", []byte("x"), objstore.PutOptions{})
+	if err == nil {
+		t.Fatal("Put succeeded with the service down")
+	}
+	if errors.Is(err, objstore.ErrNotFound) || errors.Is(err, objstore.ErrNoSuchBucket) {
+		t.Errorf("outage reported as %v", err)
+	}
+	srv.Restart(t)
+	if err := st.Put(t.Context(), "logs", "k", []byte("x"), objstore.PutOptions{}); err != nil {
+		t.Fatalf("Put after restart: %v", err)
+	}
+	if obj, err := st.Get(t.Context(), "logs", "k"); err != nil || string(obj.Body) != "x" {
+		t.Errorf("Get after restart: %v", err)
+	}
+}
