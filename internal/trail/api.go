@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -275,14 +274,8 @@ func (a *API) createTrail(ctx context.Context, c *awsapi.Call) (any, error) {
 		return nil, err
 	}
 	t.Tags = mergeTags(nil, req.TagsList)
-	n := 0
-	for _, o := range s.inRegion(c.AccountID, c.Region, a.Orgs, true) {
-		if o.Account == c.AccountID {
-			n++
-		}
-	}
-	if n >= MaxTrailsPerRegion {
-		return nil, awsapi.Errorf(CodeMaxTrails, "User: %s already has %d trails in %s.", c.AccountID, MaxTrailsPerRegion, c.Region)
+	if err := a.checkLimit(t, nil); err != nil {
+		return nil, err
 	}
 	if err := s.put(t); err != nil {
 		return nil, err
@@ -438,10 +431,48 @@ func (a *API) updateTrail(ctx context.Context, c *awsapi.Call) (any, error) {
 	if err := a.configure(c, t, &req); err != nil {
 		return nil, err
 	}
+	if t.IsMultiRegionTrail && !cur.IsMultiRegionTrail {
+		if err := a.checkLimit(t, cur); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.put(t); err != nil {
 		return nil, err
 	}
 	return view(t, false), nil
+}
+
+// checkLimit refuses a trail that would make an account hold more than
+// five trails in a Region: its home Region, and, for a multi-Region trail,
+// every Region where its shadow would land (shadows count, as AWS counts
+// them). replacing is the trail's current version on update. Callers hold
+// the store's lock.
+func (a *API) checkLimit(t, replacing *Trail) error {
+	regions := map[string]bool{t.HomeRegion: true}
+	if t.IsMultiRegionTrail {
+		for _, o := range a.Store.trails {
+			if o.Account == t.Account {
+				regions[o.HomeRegion] = true
+			}
+		}
+	}
+	names := make([]string, 0, len(regions))
+	for r := range regions {
+		names = append(names, r)
+	}
+	sort.Strings(names)
+	for _, r := range names {
+		n := 0
+		for _, o := range a.Store.inRegion(t.Account, r, a.Orgs, true) {
+			if o.Account == t.Account && (replacing == nil || o.ARN() != replacing.ARN()) {
+				n++
+			}
+		}
+		if n >= MaxTrailsPerRegion {
+			return awsapi.Errorf(CodeMaxTrails, "User: %s already has %d trails in %s.", t.Account, MaxTrailsPerRegion, r)
+		}
+	}
+	return nil
 }
 
 type nameRequest struct {
@@ -844,9 +875,22 @@ type tagsRequest struct {
 }
 
 // tagged resolves a tag operation's ResourceId: a trail ARN.
+//
+// Unlike the trail operations, tag operations take no shadows: the ARN
+// must name the caller's own account and Region, as AWS answers.
 func (a *API) tagged(c *awsapi.Call, id string, acc access) (*Trail, error) {
-	if _, ok := parseARN(id); !ok {
+	p, ok := parseARN(id)
+	if !ok {
 		return nil, awsapi.Errorf(CodeARNInvalid, "ARN %s is not a valid trail ARN. A trail ARN looks like arn:aws:cloudtrail:us-east-2:123456789012:trail/MyTrail.", id)
+	}
+	if p.Account != c.AccountID {
+		return nil, awsapi.Errorf(CodeARNInvalid, "AccountID in ARN is wrong, you can only access resources with AccountID %s.", c.AccountID)
+	}
+	if p.Region != c.Region {
+		if t, ok := a.Store.trails[id]; ok && t.IsMultiRegionTrail && acc == change {
+			return nil, awsapi.Errorf(CodeInvalidHomeRegion, "The trail %s can only be changed in its home region %s, not in %s.", id, t.HomeRegion, c.Region)
+		}
+		return nil, awsapi.Errorf(CodeARNInvalid, "Region in ARN is wrong, you can only access resources in region %s.", c.Region)
 	}
 	t, err := a.find(c, id, acc, false)
 	var ae *awsapi.Error
@@ -971,4 +1015,3 @@ func (a *API) listTags(ctx context.Context, c *awsapi.Call) (any, error) {
 	return map[string]any{"ResourceTagList": out}, nil
 }
 
-var _ = fmt.Sprintf

@@ -113,7 +113,7 @@ type parsedARN struct {
 	Region, Account, Name string
 }
 
-var arnPattern = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:cloudtrail:([a-z0-9-]+):(\d{12}):trail/(.+)$`)
+var arnPattern = regexp.MustCompile(`^arn:aws:cloudtrail:([a-z0-9-]+):(\d{12}):trail/(.+)$`)
 
 // parseARN takes a trail ARN apart; ok is false when s is not one.
 func parseARN(s string) (parsedARN, bool) {
@@ -165,8 +165,15 @@ func validatePrefix(p string) string {
 	if len(p) > 200 {
 		return fmt.Sprintf("Prefix is too long. Maximum allowed length: 200 characters. Specified prefix length: %d characters.", len(p))
 	}
-	if strings.HasPrefix(p, "/") || strings.Contains(p, "//") {
-		return "Prefix " + p + " is not valid: it must not begin with a slash or contain empty path elements."
+	if p == "" {
+		return ""
+	}
+	// Log file keys are prefix + "/AWSLogs/...": a prefix that would make
+	// an empty, "." or ".." path element could never be written.
+	for _, el := range strings.Split(p, "/") {
+		if el == "" || el == "." || el == ".." {
+			return "Prefix " + p + " is not valid: it must not begin or end with a slash, or contain empty, \".\" or \"..\" path elements."
+		}
 	}
 	for _, r := range p {
 		if r < 0x20 || r == 0x7f {

@@ -93,9 +93,17 @@ func TestDeliveryExactlyOnceAcrossCrashes(t *testing.T) {
 		if round == kills/2 {
 			m.Stop()
 			t.Logf("MinIO stopped")
-			time.Sleep(4 * time.Second)
-			// Delivery keeps failing meanwhile; the status says so.
-			s := cli.ok("get-trail-status", "--name", "all")
+			// Delivery keeps failing meanwhile (each attempt takes the S3
+			// client's own retries first); the status says so.
+			var s map[string]any
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				s = cli.ok("get-trail-status", "--name", "all")
+				if s["LatestDeliveryError"] != nil || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
 			if s["LatestDeliveryError"] == nil {
 				t.Errorf("get-trail-status while the bucket is down: %v", s)
 			}

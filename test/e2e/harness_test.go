@@ -41,6 +41,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build cairn:", err)
 		os.Exit(1)
 	}
+	// A race-enabled binary sleeps a second at exit by default; the tests
+	// run hundreds of short cairn commands.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
