@@ -77,8 +77,9 @@ type DeliveryResult struct {
 	Delivered []int
 	Files     int
 	// DeliveryRate is the first trail's events per second from the
-	// first acknowledgement (or, with Backlog, from the lifting of the
-	// block) to its last event visible.
+	// first acknowledgement to its last event visible; with Backlog, the
+	// events of all trails per second from the lifting of the block to
+	// the last delivery, as the server counts them.
 	DeliveryRate float64
 	CatchUp      time.Duration
 	// ServerCPU is the server's CPU seconds over the whole run.
@@ -89,8 +90,8 @@ type DeliveryResult struct {
 // Delivery makes an account, a bucket and trails with different
 // selectors, sends synthetic events, and watches the bucket.
 func Delivery(ctx context.Context, admin *client.Client, o DeliveryOptions, progress io.Writer) (DeliveryResult, error) {
-	if o.Trails < 1 || o.Trails > len(trailSelectors) {
-		return DeliveryResult{}, fmt.Errorf("trails must be 1 to %d", len(trailSelectors))
+	if o.Trails < 0 || o.Trails > len(trailSelectors) {
+		return DeliveryResult{}, fmt.Errorf("trails must be 0 to %d", len(trailSelectors))
 	}
 	if o.Batch <= 0 || o.Workers <= 0 || o.Events <= 0 {
 		return DeliveryResult{}, fmt.Errorf("events, batch and workers must be positive")
@@ -98,11 +99,12 @@ func Delivery(ctx context.Context, admin *client.Client, o DeliveryOptions, prog
 	rng := rand.New(rand.NewSource(o.Seed + time.Now().UnixNano()))
 	acct := fmt.Sprintf("7%011d", rng.Int63n(1e11))
 	owner := fmt.Sprintf("8%011d", rng.Int63n(1e11))
+	mgmt := fmt.Sprintf("6%011d", rng.Int63n(1e11))
 	bucket := "bench-" + acct
 	res := DeliveryResult{Account: acct, Bucket: bucket}
 	root := admin.ForAccount("")
 	root.ClearAccount()
-	for _, a := range []string{acct, owner} {
+	for _, a := range []string{acct, owner, mgmt} {
 		if err := root.Call(ctx, ingest.Target, "CreateAccount", map[string]string{"AccountId": a, "Name": "delivery benchmark"}, nil); err != nil {
 			return res, fmt.Errorf("create account: %w", err)
 		}
@@ -113,22 +115,44 @@ func Delivery(ctx context.Context, admin *client.Client, o DeliveryOptions, prog
 	if err := bo.Call(ctx, ingest.Target, "CreateBucket", map[string]any{"Bucket": bucket}, nil); err != nil {
 		return res, fmt.Errorf("create bucket: %w", err)
 	}
-	if err := bo.Call(ctx, ingest.Target, "AllowBucketAccount", map[string]any{"Bucket": bucket, "AccountId": acct}, nil); err != nil {
-		return res, fmt.Errorf("allow: %w", err)
+	for _, a := range []string{acct, mgmt} {
+		if err := bo.Call(ctx, ingest.Target, "AllowBucketAccount", map[string]any{"Bucket": bucket, "AccountId": a}, nil); err != nil {
+			return res, fmt.Errorf("allow: %w", err)
+		}
+	}
+	// An account holds at most five trails in a Region, so trails beyond
+	// five are organization trails of a management account whose
+	// organization holds the events' account: the most trails AWS lets
+	// one event reach.
+	mc := admin.ForAccount(mgmt)
+	if o.Trails > 5 {
+		var org struct{ Organization struct{ Id string } }
+		if err := root.Call(ctx, ingest.Target, "CreateOrganization", map[string]string{"ManagementAccountId": mgmt}, &org); err != nil {
+			return res, fmt.Errorf("create organization: %w", err)
+		}
+		if err := root.Call(ctx, ingest.Target, "AddOrganizationMember", map[string]string{"OrganizationId": org.Organization.Id, "AccountId": acct}, nil); err != nil {
+			return res, fmt.Errorf("organization member: %w", err)
+		}
+	}
+	trailClient := func(i int) *client.Client {
+		if i >= 5 {
+			return mc
+		}
+		return c
 	}
 	deny := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::%s/*"}]}`, bucket)
-	open := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::%s/AWSLogs/%s/*"}]}`, bucket, acct)
+	open := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::%s/*"}]}`, bucket)
 	for i := range o.Trails {
-		name := fmt.Sprintf("t%d", i)
-		in := map[string]any{"Name": name, "S3BucketName": bucket, "S3KeyPrefix": name, "IsMultiRegionTrail": true}
-		if err := c.Call(ctx, ctTarget, "CreateTrail", in, nil); err != nil {
+		name := fmt.Sprintf("trail%d", i)
+		in := map[string]any{"Name": name, "S3BucketName": bucket, "S3KeyPrefix": name, "IsMultiRegionTrail": true, "IsOrganizationTrail": i >= 5}
+		if err := trailClient(i).Call(ctx, ctTarget, "CreateTrail", in, nil); err != nil {
 			return res, fmt.Errorf("create trail %s: %w", name, err)
 		}
 		if sel := trailSelectors[i]; sel != "" {
 			var body map[string]any
 			json.Unmarshal([]byte(sel), &body)
 			body["TrailName"] = name
-			if err := c.Call(ctx, ctTarget, "PutEventSelectors", body, nil); err != nil {
+			if err := trailClient(i).Call(ctx, ctTarget, "PutEventSelectors", body, nil); err != nil {
 				return res, fmt.Errorf("selectors of %s: %w", name, err)
 			}
 		}
@@ -139,7 +163,7 @@ func Delivery(ctx context.Context, admin *client.Client, o DeliveryOptions, prog
 		}
 	}
 	for i := range o.Trails {
-		if err := c.Call(ctx, ctTarget, "StartLogging", map[string]any{"Name": fmt.Sprintf("t%d", i)}, nil); err != nil {
+		if err := trailClient(i).Call(ctx, ctTarget, "StartLogging", map[string]any{"Name": fmt.Sprintf("trail%d", i)}, nil); err != nil {
 			return res, err
 		}
 	}
@@ -163,11 +187,11 @@ func Delivery(ctx context.Context, admin *client.Client, o DeliveryOptions, prog
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	watchDone := make(chan struct{})
-	go func() {
+	watch := func() {
 		defer close(watchDone)
 		known := map[string]bool{}
 		for watchCtx.Err() == nil {
-			infos, err := listAll(watchCtx, o.Bucket, bucket, "t0/")
+			infos, err := listAll(watchCtx, o.Bucket, bucket, "trail0/")
 			if err == nil {
 				for _, info := range infos {
 					if known[info.Key] {
@@ -196,7 +220,10 @@ func Delivery(ctx context.Context, admin *client.Client, o DeliveryOptions, prog
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
-	}()
+	}
+	if !o.Backlog && o.Trails > 0 {
+		go watch()
+	}
 
 	start := time.Now()
 	per := (o.Events + o.Workers - 1) / o.Workers
@@ -260,6 +287,14 @@ func Delivery(ctx context.Context, admin *client.Client, o DeliveryOptions, prog
 	if firstErr != nil {
 		return res, firstErr
 	}
+	if o.Trails == 0 {
+		// A baseline: what the same ingest costs without delivery.
+		time.Sleep(3 * time.Second)
+		res.ServerCPU = scrape(endpoint, "process_cpu_seconds_total") - cpu0
+		mem.poll()
+		res.MaxRSSBytes = mem.MaxRSS()
+		return res, nil
+	}
 	if progress != nil {
 		fmt.Fprintf(progress, "  %d events in at %.0f events/s; waiting for delivery\n", res.Events, res.IngestRate)
 	}
@@ -269,11 +304,27 @@ func Delivery(ctx context.Context, admin *client.Client, o DeliveryOptions, prog
 		if err := bo.Call(ctx, ingest.Target, "PutBucketPolicy", map[string]any{"Bucket": bucket, "Policy": open}, nil); err != nil {
 			return res, fmt.Errorf("lift the deny policy: %w", err)
 		}
+		// The catch-up is timed by the server's own count of delivered
+		// events, so that reading the files back does not compete with it.
+		d0 := scrape(endpoint, "cairn_delivery_events_total")
+		last, lastAt := d0, from
+		for time.Since(lastAt) < 3*time.Second {
+			time.Sleep(50 * time.Millisecond)
+			if v := scrape(endpoint, "cairn_delivery_events_total"); v > last {
+				last, lastAt = v, time.Now()
+			}
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+		}
+		res.CatchUp = lastAt.Sub(from)
+		res.DeliveryRate = (last - d0) / res.CatchUp.Seconds()
 		mu.Lock()
 		for id := range sampled {
 			sampled[id] = from // visibility is measured from the lifting
 		}
 		mu.Unlock()
+		go watch()
 	}
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
@@ -291,16 +342,19 @@ func Delivery(ctx context.Context, admin *client.Client, o DeliveryOptions, prog
 	stopWatch()
 	<-watchDone
 	mu.Lock()
-	res.Visible = percentiles(visible)
-	res.CatchUp = lastSeen.Sub(from)
+	if !o.Backlog {
+		res.Visible = percentiles(visible)
+		res.CatchUp = lastSeen.Sub(from)
+	}
 	mu.Unlock()
 
 	// Count every trail's events once the files stop changing.
 	stable := 0
 	prev := -1
+	counted := map[string]int{}
 	for stable < 3 {
 		time.Sleep(time.Second)
-		total, per, files, err := countDelivered(ctx, o.Bucket, bucket, o.Trails)
+		total, per, files, err := countDelivered(ctx, o.Bucket, bucket, o.Trails, counted)
 		if err != nil {
 			return res, err
 		}
@@ -312,7 +366,9 @@ func Delivery(ctx context.Context, admin *client.Client, o DeliveryOptions, prog
 		}
 		prev = total
 	}
-	res.DeliveryRate = float64(res.Delivered[0]) / res.CatchUp.Seconds()
+	if !o.Backlog {
+		res.DeliveryRate = float64(res.Delivered[0]) / res.CatchUp.Seconds()
+	}
 	res.ServerCPU = scrape(endpoint, "process_cpu_seconds_total") - cpu0
 	mem.poll()
 	res.MaxRSSBytes = mem.MaxRSS()
@@ -358,25 +414,32 @@ func recordIDs(gz []byte) ([]string, error) {
 	return ids, nil
 }
 
-func countDelivered(ctx context.Context, st objstore.Store, bucket string, trails int) (total int, per []int, files int, err error) {
+// countDelivered counts the records of every trail's files; counted
+// remembers files already read.
+func countDelivered(ctx context.Context, st objstore.Store, bucket string, trails int, counted map[string]int) (total int, per []int, files int, err error) {
 	per = make([]int, trails)
 	for i := range trails {
-		infos, err := listAll(ctx, st, bucket, fmt.Sprintf("t%d/", i))
+		infos, err := listAll(ctx, st, bucket, fmt.Sprintf("trail%d/", i))
 		if err != nil {
 			return 0, nil, 0, err
 		}
 		files += len(infos)
 		for _, info := range infos {
-			obj, err := st.Get(ctx, bucket, info.Key)
-			if err != nil {
-				return 0, nil, 0, err
+			n, ok := counted[info.Key]
+			if !ok {
+				obj, err := st.Get(ctx, bucket, info.Key)
+				if err != nil {
+					return 0, nil, 0, err
+				}
+				ids, err := recordIDs(obj.Body)
+				if err != nil {
+					return 0, nil, 0, fmt.Errorf("%s: %w", info.Key, err)
+				}
+				n = len(ids)
+				counted[info.Key] = n
 			}
-			ids, err := recordIDs(obj.Body)
-			if err != nil {
-				return 0, nil, 0, fmt.Errorf("%s: %w", info.Key, err)
-			}
-			per[i] += len(ids)
-			total += len(ids)
+			per[i] += n
+			total += n
 		}
 	}
 	return total, per, files, nil

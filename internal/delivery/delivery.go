@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -69,16 +70,8 @@ type Deliverer struct {
 	states map[string]*state // by trail ID
 
 	// delivered counts events written to files, for metrics and tests.
-	delivered, files, failures counter
+	delivered, files, failures atomic.Uint64
 }
-
-type counter struct {
-	mu sync.Mutex
-	n  uint64
-}
-
-func (c *counter) add(n uint64) { c.mu.Lock(); c.n += n; c.mu.Unlock() }
-func (c *counter) get() uint64  { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
 
 // state is one trail's delivery state, as stored.
 type state struct {
@@ -139,7 +132,7 @@ func (d *Deliverer) Status(trailID string) trail.DeliveryStatus {
 // Delivered returns how many events and files this process delivered,
 // and how many delivery attempts failed.
 func (d *Deliverer) Delivered() (events, files, failures uint64) {
-	return d.delivered.get(), d.files.get(), d.failures.get()
+	return d.delivered.Load(), d.files.Load(), d.failures.Load()
 }
 
 // Run delivers until ctx ends.
@@ -191,8 +184,49 @@ type file struct {
 	account, region string
 	part            int
 	records         [][]byte
+	seqs            []uint64 // the records' ledger positions, to spot identical files
 	size            int
 	key             string
+	body            *encoded // shared by the identical files of other trails
+}
+
+// encoded is a compressed file body, made once however many trails
+// deliver the same records.
+type encoded struct {
+	once sync.Once
+	body []byte
+	err  error
+}
+
+func (e *encoded) get(records [][]byte) ([]byte, error) {
+	e.once.Do(func() { e.body, e.err = Encode(records) })
+	return e.body, e.err
+}
+
+// share gives files with the same records one encoded body: trails whose
+// selectors pick the same events in an account and Region (the default
+// and "everything but KMS" often do) compress once.
+func share(ws []*work) {
+	type sig struct {
+		first, last uint64
+		n           int
+	}
+	seen := map[sig][]*file{}
+	for _, w := range ws {
+		for _, f := range w.files {
+			k := sig{f.seqs[0], f.seqs[len(f.seqs)-1], len(f.seqs)}
+			for _, g := range seen[k] {
+				if slices.Equal(g.seqs, f.seqs) {
+					f.body = g.body
+					break
+				}
+			}
+			if f.body == nil {
+				f.body = &encoded{}
+				seen[k] = append(seen[k], f)
+			}
+		}
+	}
 }
 
 // pass does one round of delivery for every trail. more reports that
@@ -330,7 +364,7 @@ func (w *work) selects(seq uint64, e *event.Envelope, ev *selector.Event, filled
 
 // add puts a record (already in the arena) into the trail's file for its
 // account and Region, starting a new part when the file is full.
-func (w *work) add(e *event.Envelope, raw []byte, maxFile int) {
+func (w *work) add(seq uint64, e *event.Envelope, raw []byte, maxFile int) {
 	k := fileKey{e.AccountID, e.Region}
 	f := w.byKey[k]
 	if f != nil && f.size+len(raw)+1 > maxFile-len(`{"Records":[]}`) && len(f.records) > 0 {
@@ -344,6 +378,7 @@ func (w *work) add(e *event.Envelope, raw []byte, maxFile int) {
 		w.files = append(w.files, f)
 	}
 	f.records = append(f.records, raw)
+	f.seqs = append(f.seqs, seq)
 	f.size += len(raw) + 1
 }
 
@@ -383,7 +418,7 @@ func (d *Deliverer) scan(ctx context.Context, ws []*work, from, to uint64, bound
 					raw = bytes.Clone(e.Raw)
 					held += len(raw)
 				}
-				w.add(&e, raw, d.cfg.MaxFileBytes)
+				w.add(seq, &e, raw, d.cfg.MaxFileBytes)
 			}
 			end = seq
 			return nil
@@ -435,6 +470,7 @@ func (d *Deliverer) cut(ctx context.Context, ws []*work, from, last uint64) (uin
 	if err := b.Commit(pebble.Sync); err != nil {
 		return from, false, fmt.Errorf("delivery state: %w", err)
 	}
+	share(toUpload)
 	var (
 		wg     sync.WaitGroup
 		failed atomic.Bool
@@ -495,6 +531,7 @@ func (d *Deliverer) upload(ctx context.Context, w *work) bool {
 	err := d.write(ctx, w)
 	d.mu.Lock()
 	w.st.Status.LatestDeliveryAttemptTime = attempt
+	prevErr := w.st.Status.LatestDeliveryError
 	if err != nil {
 		w.st.Status.LatestDeliveryError = deliveryError(err)
 	} else {
@@ -506,12 +543,16 @@ func (d *Deliverer) upload(ctx context.Context, w *work) bool {
 	}
 	d.mu.Unlock()
 	if err != nil {
-		d.failures.add(1)
-		if ctx.Err() == nil {
+		d.failures.Add(1)
+		// Retries come every pass: say it once per kind of failure.
+		if ctx.Err() == nil && deliveryError(err) != prevErr {
 			d.log.Warn("log file delivery failed; will retry", "trail", t.ARN(), "bucket", t.S3BucketName, "err", err)
 		}
 		// The status is kept in memory; the pending batch is already stored.
 		return false
+	}
+	if prevErr != "" {
+		d.log.Info("log file delivery resumed", "trail", t.ARN(), "bucket", t.S3BucketName)
 	}
 	if err := d.saveState(t.ID, w.st); err != nil {
 		d.log.Error("delivery state", "trail", t.ARN(), "err", err)
@@ -522,8 +563,8 @@ func (d *Deliverer) upload(ctx context.Context, w *work) bool {
 		n += len(f.records)
 		keys[i] = f.key
 	}
-	d.delivered.add(uint64(n))
-	d.files.add(uint64(len(w.files)))
+	d.delivered.Add(uint64(n))
+	d.files.Add(uint64(len(w.files)))
 	if t.SnsTopicARN != "" && d.notifier != nil {
 		d.notify(t, w.st, keys)
 	}
@@ -577,7 +618,10 @@ func (d *Deliverer) write(ctx context.Context, w *work) error {
 	g.SetLimit(d.cfg.Uploads)
 	for _, f := range w.files {
 		g.Go(func() error {
-			body, err := Encode(f.records)
+			if f.body == nil {
+				f.body = &encoded{}
+			}
+			body, err := f.body.get(f.records)
 			if err != nil {
 				return err
 			}

@@ -462,3 +462,40 @@ func TestBatchMemoryBoundKeepsEverything(t *testing.T) {
 	}
 	equal(t, "bounded batches", ids(f.delivered("")), want)
 }
+
+func TestIdenticalFilesAreCompressedOnce(t *testing.T) {
+	f := newFixture(t)
+	f.trail("default", func(t *trail.Trail) { t.S3KeyPrefix = "a" })
+	f.trail("nokms", func(t *trail.Trail) {
+		t.S3KeyPrefix = "b"
+		t.EventSelectors = []selector.EventSelector{{ReadWriteType: "All", ExcludeManagementEventSources: []string{"kms.amazonaws.com"}}}
+	})
+	f.trail("writes", func(t *trail.Trail) {
+		t.S3KeyPrefix = "c"
+		t.EventSelectors = []selector.EventSelector{{ReadWriteType: "WriteOnly"}}
+	})
+	f.add(ev{account: "111111111111", region: "us-east-1", source: "ec2.amazonaws.com", name: "RunInstances"},
+		ev{account: "111111111111", region: "us-east-1", source: "ec2.amazonaws.com", name: "DescribeInstances", readOnly: true})
+	d := f.deliverer(Config{})
+	var ws []*work
+	for _, tr := range f.trails.All() {
+		ws = append(ws, d.workFor(tr, d.stateOf(tr.ID), nil, nil))
+	}
+	if _, err := d.scan(context.Background(), ws, 0, f.ledger.Last(), false); err != nil {
+		t.Fatal(err)
+	}
+	share(ws)
+	byName := map[string]*file{}
+	for _, w := range ws {
+		if len(w.files) != 1 {
+			t.Fatalf("trail %s has %d files", w.t.Name, len(w.files))
+		}
+		byName[w.t.Name] = w.files[0]
+	}
+	if byName["default"].body != byName["nokms"].body {
+		t.Fatal("two trails with the same records do not share their encoded body")
+	}
+	if byName["default"].body == byName["writes"].body {
+		t.Fatal("trails with different records share a body")
+	}
+}

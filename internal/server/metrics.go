@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cairn-audit/cairn/internal/delivery"
 	"github.com/cairn-audit/cairn/internal/history"
 	"github.com/cairn-audit/cairn/internal/ledger"
 )
@@ -14,7 +15,7 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-func newMetrics(reg *prometheus.Registry, l *ledger.Ledger, x *history.Indexer) *metrics {
+func newMetrics(reg *prometheus.Registry, l *ledger.Ledger, x *history.Indexer, d *delivery.Deliverer) *metrics {
 	m := &metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cairn_api_calls_total",
@@ -45,6 +46,18 @@ func newMetrics(reg *prometheus.Registry, l *ledger.Ledger, x *history.Indexer) 
 			}
 			return float64(l.Last() - c)
 		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "cairn_delivery_events_total",
+			Help: "Events written to trails' log files by this process, counted once per trail.",
+		}, func() float64 { e, _, _ := d.Delivered(); return float64(e) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "cairn_delivery_files_total",
+			Help: "Log files written by this process.",
+		}, func() float64 { _, f, _ := d.Delivered(); return float64(f) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "cairn_delivery_failures_total",
+			Help: "Failed attempts to deliver a trail's batch of log files; each is retried.",
+		}, func() float64 { _, _, f := d.Delivered(); return float64(f) }),
 	)
 	return m
 }

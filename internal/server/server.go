@@ -157,7 +157,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.searcher = history.NewSearcher(s.indexDB, s.ledger, cfg.HistoryRetention)
 	s.auditor = newAuditor(s.ledger, log)
 	s.registry = prometheus.NewRegistry()
-	m := newMetrics(s.registry, s.ledger, s.indexer)
+	m := newMetrics(s.registry, s.ledger, s.indexer, s.deliver)
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.api = &awsapi.Server{
 		Services: []*awsapi.Service{
