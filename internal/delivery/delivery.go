@@ -68,6 +68,10 @@ type Deliverer struct {
 
 	mu     sync.Mutex
 	states map[string]*state // by trail ID
+	// failed keeps the built files of batches whose delivery failed, so
+	// that retries while a bucket is down neither rescan the ledger nor
+	// compress again. Only the Run goroutine uses it.
+	failed map[string]*work
 
 	// delivered counts events written to files, for metrics and tests.
 	delivered, files, failures atomic.Uint64
@@ -91,7 +95,7 @@ type batch struct {
 
 // New returns a deliverer keeping its state in db.
 func New(db *pebble.DB, l *ledger.Ledger, trails *trail.Store, buckets Buckets, orgs trail.Orgs, n Notifier, cfg Config, log *slog.Logger) (*Deliverer, error) {
-	d := &Deliverer{db: db, ledger: l, trails: trails, buckets: buckets, orgs: orgs, notifier: n, cfg: cfg, log: log, now: time.Now, states: map[string]*state{}}
+	d := &Deliverer{db: db, ledger: l, trails: trails, buckets: buckets, orgs: orgs, notifier: n, cfg: cfg, log: log, now: time.Now, states: map[string]*state{}, failed: map[string]*work{}}
 	if d.cfg.Interval <= 0 {
 		d.cfg.Interval = DefaultConfig().Interval
 	}
@@ -240,6 +244,10 @@ func (d *Deliverer) pass(ctx context.Context) (more bool, err error) {
 	for _, t := range trails {
 		st := d.stateOf(t.ID)
 		if st.Pending != nil {
+			if w, ok := d.failed[t.ID]; ok && w.b == st.Pending {
+				redo = append(redo, w)
+				continue
+			}
 			redo = append(redo, d.workFor(st.Pending.Trail, st, st.Pending.Members, st.Pending))
 			continue
 		}
@@ -256,10 +264,14 @@ func (d *Deliverer) pass(ctx context.Context) (more bool, err error) {
 		groups[st.Cursor] = append(groups[st.Cursor], w)
 	}
 	for _, w := range redo {
-		if err := d.build(ctx, []*work{w}, w.b.From, w.b.To); err != nil {
-			return false, err
+		if d.failed[w.t.ID] != w {
+			if err := d.build(ctx, []*work{w}, w.b.From, w.b.To); err != nil {
+				return false, err
+			}
 		}
-		if d.upload(ctx, w) && w.b.To < last {
+		ok := d.upload(ctx, w)
+		d.remember(w, ok)
+		if ok && w.b.To < last {
 			more = true
 		}
 	}
@@ -288,6 +300,11 @@ func (d *Deliverer) forget(trails []*trail.Trail) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	for id := range d.failed {
+		if !live[id] {
+			delete(d.failed, id)
+		}
+	}
 	for id := range d.states {
 		if !live[id] {
 			if err := d.db.Delete(append([]byte{store.PrefixDeliver}, id...), pebble.NoSync); err != nil {
@@ -485,7 +502,19 @@ func (d *Deliverer) cut(ctx context.Context, ws []*work, from, last uint64) (uin
 		}()
 	}
 	wg.Wait()
+	for _, w := range toUpload {
+		d.remember(w, w.st.Pending != w.b)
+	}
 	return end, !failed.Load(), nil
+}
+
+// remember keeps a failed batch's files for its retry, or forgets them.
+func (d *Deliverer) remember(w *work, delivered bool) {
+	if delivered {
+		delete(d.failed, w.t.ID)
+	} else {
+		d.failed[w.t.ID] = w
+	}
 }
 
 func (d *Deliverer) membersOf(w *work) []string {
