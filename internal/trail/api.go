@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -420,26 +421,38 @@ func (a *API) updateTrail(ctx context.Context, c *awsapi.Call) (any, error) {
 	if err := c.Decode(&req); err != nil {
 		return nil, err
 	}
+	t, err := a.modify(c, func() (*Trail, error) { return a.find(c, req.Name, change, false) }, func(cur, t *Trail) (bool, error) {
+		if err := a.configure(c, t, &req); err != nil {
+			return false, err
+		}
+		if t.IsMultiRegionTrail && !cur.IsMultiRegionTrail {
+			return true, a.checkLimit(t, cur)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return view(t, false), nil
+}
+
+// modify finds, with find (or, for tag operations, tagged), a trail the
+// call may change, lets fn change a copy, and stores the copy. fn returns
+// false when there is nothing to store.
+func (a *API) modify(c *awsapi.Call, lookup func() (*Trail, error), fn func(cur, t *Trail) (bool, error)) (*Trail, error) {
 	s := a.Store
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur, err := a.find(c, req.Name, change, false)
+	cur, err := lookup()
 	if err != nil {
 		return nil, err
 	}
 	t := cur.Clone()
-	if err := a.configure(c, t, &req); err != nil {
-		return nil, err
+	store, err := fn(cur, t)
+	if err != nil || !store {
+		return t, err
 	}
-	if t.IsMultiRegionTrail && !cur.IsMultiRegionTrail {
-		if err := a.checkLimit(t, cur); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.put(t); err != nil {
-		return nil, err
-	}
-	return view(t, false), nil
+	return t, s.put(t)
 }
 
 // checkLimit refuses a trail that would make an account hold more than
@@ -684,31 +697,26 @@ func (a *API) setLogging(c *awsapi.Call, on bool) (any, error) {
 	if err := c.Decode(&req); err != nil {
 		return nil, err
 	}
-	s := a.Store
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, err := a.find(c, req.Name, change, false)
+	_, err := a.modify(c, func() (*Trail, error) { return a.find(c, req.Name, change, false) }, func(cur, t *Trail) (bool, error) {
+		if cur.IsLogging == on {
+			return false, nil
+		}
+		pos := a.Position()
+		if on {
+			t.IsLogging, t.StartLoggingTime = true, a.Now().UTC()
+			t.Windows = append(t.Windows, Window{From: pos})
+			if len(t.Windows) > maxWindows {
+				t.Windows = t.Windows[len(t.Windows)-maxWindows:]
+			}
+		} else {
+			t.IsLogging, t.StopLoggingTime = false, a.Now().UTC()
+			if n := len(t.Windows); n > 0 && t.Windows[n-1].To == 0 {
+				t.Windows[n-1].To = max(pos, t.Windows[n-1].From)
+			}
+		}
+		return true, nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	if cur.IsLogging == on {
-		return struct{}{}, nil
-	}
-	t := cur.Clone()
-	pos := a.Position()
-	if on {
-		t.IsLogging, t.StartLoggingTime = true, a.Now().UTC()
-		t.Windows = append(t.Windows, Window{From: pos})
-		if len(t.Windows) > maxWindows {
-			t.Windows = t.Windows[len(t.Windows)-maxWindows:]
-		}
-	} else {
-		t.IsLogging, t.StopLoggingTime = false, a.Now().UTC()
-		if n := len(t.Windows); n > 0 && t.Windows[n-1].To == 0 {
-			t.Windows[n-1].To = max(pos, t.Windows[n-1].From)
-		}
-	}
-	if err := s.put(t); err != nil {
 		return nil, err
 	}
 	return struct{}{}, nil
@@ -725,37 +733,32 @@ func (a *API) putEventSelectors(ctx context.Context, c *awsapi.Call) (any, error
 	if err := c.Decode(&req); err != nil {
 		return nil, err
 	}
-	s := a.Store
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, err := a.find(c, req.TrailName, change, false)
+	t, err := a.modify(c, func() (*Trail, error) { return a.find(c, req.TrailName, change, false) }, func(_, t *Trail) (bool, error) {
+		switch {
+		case req.EventSelectors != nil && req.AdvancedEventSelectors != nil:
+			return false, awsapi.Errorf(CodeParameterCombination, "You can use EventSelectors or AdvancedEventSelectors in a request, but not both.")
+		case req.EventSelectors == nil && req.AdvancedEventSelectors == nil:
+			return false, awsapi.Errorf(CodeParameterCombination, "Specify either EventSelectors or AdvancedEventSelectors.")
+		case req.EventSelectors != nil:
+			if err := selector.ValidateBasic(*req.EventSelectors); err != nil {
+				return false, selectorError(err)
+			}
+			t.EventSelectors, t.AdvancedEventSelectors = selector.Normalize(*req.EventSelectors), nil
+		default:
+			if err := selector.ValidateAdvanced(*req.AdvancedEventSelectors, selector.Trail); err != nil {
+				return false, selectorError(err)
+			}
+			t.EventSelectors, t.AdvancedEventSelectors = nil, *req.AdvancedEventSelectors
+		}
+		if len(t.InsightSelectors) > 0 {
+			if err := selector.ValidateInsight(t.InsightSelectors, t.EventSelectors, t.AdvancedEventSelectors); err != nil {
+				return false, selectorError(err)
+			}
+		}
+		t.CustomSelectors = selector.HasCustom(t.EventSelectors, t.AdvancedEventSelectors)
+		return true, nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	t := cur.Clone()
-	switch {
-	case req.EventSelectors != nil && req.AdvancedEventSelectors != nil:
-		return nil, awsapi.Errorf(CodeParameterCombination, "You can use EventSelectors or AdvancedEventSelectors in a request, but not both.")
-	case req.EventSelectors == nil && req.AdvancedEventSelectors == nil:
-		return nil, awsapi.Errorf(CodeParameterCombination, "Specify either EventSelectors or AdvancedEventSelectors.")
-	case req.EventSelectors != nil:
-		if err := selector.ValidateBasic(*req.EventSelectors); err != nil {
-			return nil, selectorError(err)
-		}
-		t.EventSelectors, t.AdvancedEventSelectors = selector.Normalize(*req.EventSelectors), nil
-	default:
-		if err := selector.ValidateAdvanced(*req.AdvancedEventSelectors, selector.Trail); err != nil {
-			return nil, selectorError(err)
-		}
-		t.EventSelectors, t.AdvancedEventSelectors = nil, *req.AdvancedEventSelectors
-	}
-	if len(t.InsightSelectors) > 0 {
-		if err := selector.ValidateInsight(t.InsightSelectors, t.EventSelectors, t.AdvancedEventSelectors); err != nil {
-			return nil, selectorError(err)
-		}
-	}
-	t.CustomSelectors = selector.HasCustom(t.EventSelectors, t.AdvancedEventSelectors)
-	if err := s.put(t); err != nil {
 		return nil, err
 	}
 	return selectorsView(t), nil
@@ -823,19 +826,14 @@ func (a *API) putInsightSelectors(ctx context.Context, c *awsapi.Call) (any, err
 	if req.InsightSelectors == nil {
 		return nil, awsapi.Errorf(CodeInvalidInsightSelectors, "InsightSelectors is required; an empty list turns Insights off.")
 	}
-	s := a.Store
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, err := a.find(c, req.TrailName, change, false)
+	t, err := a.modify(c, func() (*Trail, error) { return a.find(c, req.TrailName, change, false) }, func(_, t *Trail) (bool, error) {
+		if err := selector.ValidateInsight(*req.InsightSelectors, t.EventSelectors, t.AdvancedEventSelectors); err != nil {
+			return false, selectorError(err)
+		}
+		t.InsightSelectors = append([]selector.InsightSelector(nil), *req.InsightSelectors...)
+		return true, nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	t := cur.Clone()
-	if err := selector.ValidateInsight(*req.InsightSelectors, t.EventSelectors, t.AdvancedEventSelectors); err != nil {
-		return nil, selectorError(err)
-	}
-	t.InsightSelectors = append([]selector.InsightSelector(nil), *req.InsightSelectors...)
-	if err := s.put(t); err != nil {
 		return nil, err
 	}
 	return map[string]any{"TrailARN": t.ARN(), "InsightSelectors": nonNil(t.InsightSelectors)}, nil
@@ -938,19 +936,14 @@ func (a *API) addTags(ctx context.Context, c *awsapi.Call) (any, error) {
 	if err := c.Decode(&req); err != nil {
 		return nil, err
 	}
-	s := a.Store
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, err := a.tagged(c, req.ResourceId, change)
+	_, err := a.modify(c, func() (*Trail, error) { return a.tagged(c, req.ResourceId, change) }, func(cur, t *Trail) (bool, error) {
+		if err := validateTags(cur.Tags, req.TagsList); err != nil {
+			return false, err
+		}
+		t.Tags = mergeTags(t.Tags, req.TagsList)
+		return true, nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := validateTags(cur.Tags, req.TagsList); err != nil {
-		return nil, err
-	}
-	t := cur.Clone()
-	t.Tags = mergeTags(t.Tags, req.TagsList)
-	if err := s.put(t); err != nil {
 		return nil, err
 	}
 	return struct{}{}, nil
@@ -961,28 +954,15 @@ func (a *API) removeTags(ctx context.Context, c *awsapi.Call) (any, error) {
 	if err := c.Decode(&req); err != nil {
 		return nil, err
 	}
-	s := a.Store
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, err := a.tagged(c, req.ResourceId, change)
+	_, err := a.modify(c, func() (*Trail, error) { return a.tagged(c, req.ResourceId, change) }, func(_, t *Trail) (bool, error) {
+		t.Tags = slices.DeleteFunc(t.Tags, func(tg Tag) bool {
+			return slices.ContainsFunc(req.TagsList, func(r Tag) bool {
+				return r.Key == tg.Key && (r.Value == "" || r.Value == tg.Value)
+			})
+		})
+		return true, nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	t := cur.Clone()
-	var kept []Tag
-	for _, tg := range t.Tags {
-		drop := false
-		for _, r := range req.TagsList {
-			if r.Key == tg.Key && (r.Value == "" || r.Value == tg.Value) {
-				drop = true
-			}
-		}
-		if !drop {
-			kept = append(kept, tg)
-		}
-	}
-	t.Tags = kept
-	if err := s.put(t); err != nil {
 		return nil, err
 	}
 	return struct{}{}, nil
@@ -1014,4 +994,3 @@ func (a *API) listTags(ctx context.Context, c *awsapi.Call) (any, error) {
 	}
 	return map[string]any{"ResourceTagList": out}, nil
 }
-
