@@ -17,7 +17,7 @@ import (
 	"github.com/cairn-audit/cairn/internal/objstore"
 )
 
-const bucketsUsage = `usage: cairn buckets create NAME [--object-lock]
+const bucketsUsage = `usage: cairn buckets create NAME [--object-lock] [--backend fs|s3]
        cairn buckets list
        cairn buckets allow NAME --account ID
        cairn buckets policy NAME --file policy.json
@@ -31,9 +31,10 @@ func runBuckets(ctx context.Context, args []string) error {
 	var cf clientFlags
 	switch args[0] {
 	case "create":
-		fs := newFlagSet("buckets create", "NAME [--object-lock]")
+		fs := newFlagSet("buckets create", "NAME [--object-lock] [--backend fs|s3]")
 		cf.register(fs)
 		lock := fs.Bool("object-lock", false, "enable Object Lock, so that delivered log files can be retained unchangeable")
+		backend := fs.String("backend", "", "where the bucket lives: fs (the data directory) or s3 (the server's --s3-endpoint); default: s3 when the server has one, else fs")
 		name, err := bucketArgs(fs, args[1:], "NAME")
 		if err != nil {
 			return err
@@ -43,7 +44,7 @@ func runBuckets(ctx context.Context, args []string) error {
 			return err
 		}
 		var out objstore.BucketView
-		if err := c.Call(ctx, ingest.Target, "CreateBucket", objstore.CreateBucketRequest{Bucket: name[0], ObjectLockEnabled: *lock}, &out); err != nil {
+		if err := c.Call(ctx, ingest.Target, "CreateBucket", objstore.CreateBucketRequest{Bucket: name[0], ObjectLockEnabled: *lock, Backend: *backend}, &out); err != nil {
 			return err
 		}
 		return render(cf.output, out, func() { fmt.Printf("created bucket %s (backend %s)\n", out.Name, out.Backend) })

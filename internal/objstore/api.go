@@ -3,6 +3,7 @@ package objstore
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/cairn-audit/cairn/internal/awsapi"
 )
@@ -25,6 +26,9 @@ type BucketRequest struct {
 type CreateBucketRequest struct {
 	Bucket            string `json:"Bucket"`
 	ObjectLockEnabled bool   `json:"ObjectLockEnabled,omitempty"`
+	// Backend is "fs" or "s3" (when the server has an S3 endpoint);
+	// empty means the server's default.
+	Backend string `json:"Backend,omitempty"`
 }
 
 // PutBucketPolicyRequest is PutBucketPolicy's input; an empty Policy
@@ -111,8 +115,10 @@ func Ops(r *Registry) map[string]awsapi.Op {
 			if err := c.Decode(&req); err != nil {
 				return nil, err
 			}
-			b, err := r.Create(ctx, c.AccountID, req.Bucket, req.ObjectLockEnabled)
+			b, err := r.CreateOn(ctx, req.Backend, c.AccountID, req.Bucket, req.ObjectLockEnabled)
 			switch {
+			case errors.Is(err, ErrNoSuchBackend):
+				return nil, awsapi.Errorf(awsapi.CodeValidation, "Backend %q is not available: this server has %s.", req.Backend, strings.Join(r.Backends(), " and "))
 			case errors.Is(err, ErrInvalidBucketName):
 				return nil, errInvalidName()
 			case errors.Is(err, ErrBucketExists):

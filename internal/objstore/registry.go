@@ -98,6 +98,22 @@ func (r *Registry) put(b Bucket) error {
 // backend. A bucket the backend already has (made by hand, or by a Create
 // that failed before registering it) is adopted.
 func (r *Registry) Create(ctx context.Context, owner, name string, objectLock bool) (Bucket, error) {
+	return r.CreateOn(ctx, "", owner, name, objectLock)
+}
+
+// ErrNoSuchBackend is returned for a backend name the server does not have.
+var ErrNoSuchBackend = errors.New("no such backend")
+
+// CreateOn is Create on a named backend ("fs", or "s3" when the server has
+// an S3 endpoint); "" is the default one.
+func (r *Registry) CreateOn(ctx context.Context, backendName, owner, name string, objectLock bool) (Bucket, error) {
+	if backendName == "" {
+		backendName = r.def
+	}
+	backend, ok := r.backends[backendName]
+	if !ok {
+		return Bucket{}, fmt.Errorf("%w: %q", ErrNoSuchBackend, backendName)
+	}
 	if !ValidBucketName(name) {
 		return Bucket{}, fmt.Errorf("%w: %q", ErrInvalidBucketName, name)
 	}
@@ -118,7 +134,6 @@ func (r *Registry) Create(ctx context.Context, owner, name string, objectLock bo
 		r.mu.Unlock()
 	}()
 
-	backend := r.backends[r.def]
 	if err := backend.CreateBucket(ctx, name, objectLock); errors.Is(err, ErrBucketExists) {
 		// S3 says "exists" for other owners' buckets too; only one we can
 		// reach is ours to adopt.
@@ -132,7 +147,7 @@ func (r *Registry) Create(ctx context.Context, owner, name string, objectLock bo
 	} else if err != nil {
 		return Bucket{}, fmt.Errorf("create bucket %s: %w", name, err)
 	}
-	b := Bucket{Name: name, Owner: owner, Backend: r.def, Created: r.now().UTC().Truncate(time.Second), ObjectLock: objectLock}
+	b := Bucket{Name: name, Owner: owner, Backend: backendName, Created: r.now().UTC().Truncate(time.Second), ObjectLock: objectLock}
 	if err := r.put(b); err != nil {
 		return Bucket{}, err
 	}
@@ -305,4 +320,14 @@ func ipShaped(name string) bool {
 		}
 	}
 	return true
+}
+
+// Backends names the backends buckets can be made on, sorted.
+func (r *Registry) Backends() []string {
+	out := make([]string, 0, len(r.backends))
+	for n := range r.backends {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }

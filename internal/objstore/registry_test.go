@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -298,4 +299,30 @@ func FuzzPolicy(f *testing.F) {
 		}
 		p.decide(delivery{account: "222222222222", trailARN: "arn:aws:cloudtrail:us-east-1:222222222222:trail/t", resource: "arn:aws:s3:::b-1/" + key})
 	})
+}
+
+func TestCreateOnNamedBackend(t *testing.T) {
+	db := openDB(t, vfs.NewMem())
+	defer db.Close()
+	fs, mem := NewFS(t.TempDir()), NewMem()
+	r, err := OpenRegistry(db, map[string]Store{"fs": fs, "s3": mem}, "s3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if b, err := r.CreateOn(ctx, "fs", "111111111111", "local-logs", false); err != nil || b.Backend != "fs" {
+		t.Fatalf("CreateOn fs: %+v %v", b, err)
+	}
+	if ok, _ := fs.BucketExists(ctx, "local-logs"); !ok {
+		t.Fatal("the fs bucket was not made on fs")
+	}
+	if b, err := r.Create(ctx, "111111111111", "remote-logs", false); err != nil || b.Backend != "s3" {
+		t.Fatalf("Create on the default: %+v %v", b, err)
+	}
+	if _, err := r.CreateOn(ctx, "gcs", "111111111111", "other-logs", false); !errors.Is(err, ErrNoSuchBackend) {
+		t.Fatalf("an unknown backend: %v", err)
+	}
+	if got := r.Backends(); len(got) != 2 || got[0] != "fs" || got[1] != "s3" {
+		t.Fatalf("Backends() = %v", got)
+	}
 }
