@@ -244,6 +244,9 @@ func (d *Deliverer) pass(ctx context.Context) (more bool, err error) {
 	for _, t := range trails {
 		st := d.stateOf(t.ID)
 		if st.Pending != nil {
+			if err := d.retarget(t, st); err != nil {
+				return false, err
+			}
 			if w, ok := d.failed[t.ID]; ok && w.b == st.Pending {
 				redo = append(redo, w)
 				continue
@@ -290,6 +293,26 @@ func (d *Deliverer) pass(ctx context.Context) (more bool, err error) {
 		}
 	}
 	return more, nil
+}
+
+// retarget points a pending batch at the trail's current bucket, prefix
+// and topic when they changed since the batch was cut: a user who fixes a
+// failing trail by giving it another bucket expects the waiting events
+// there. What the batch holds (range, selection, delivery time) stays.
+func (d *Deliverer) retarget(t *trail.Trail, st *state) error {
+	p := st.Pending.Trail
+	if p.S3BucketName == t.S3BucketName && p.S3KeyPrefix == t.S3KeyPrefix && p.SnsTopicARN == t.SnsTopicARN {
+		return nil
+	}
+	d.mu.Lock()
+	next := *st.Pending
+	next.Trail = p.Clone()
+	next.Trail.S3BucketName, next.Trail.S3KeyPrefix, next.Trail.SnsTopicARN = t.S3BucketName, t.S3KeyPrefix, t.SnsTopicARN
+	st.Pending = &next
+	d.mu.Unlock()
+	delete(d.failed, t.ID)
+	d.log.Info("pending log files follow the trail to its new destination", "trail", t.ARN(), "bucket", t.S3BucketName, "prefix", t.S3KeyPrefix)
+	return d.saveState(t.ID, st)
 }
 
 // forget drops the state of trails that no longer exist.

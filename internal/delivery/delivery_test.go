@@ -499,3 +499,27 @@ func TestIdenticalFilesAreCompressedOnce(t *testing.T) {
 		t.Fatal("trails with different records share a body")
 	}
 }
+
+func TestPendingBatchFollowsANewBucket(t *testing.T) {
+	f := newFixture(t)
+	tr := f.trail("t", nil)
+	want := f.add(ev{account: "111111111111", region: "us-east-1", source: "ec2.amazonaws.com", name: "A"})
+	d := f.deliverer(Config{})
+	f.mem.SetFailure(objstore.ErrNoSuchBucket)
+	if _, err := d.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Status("id-t"); st.LatestDeliveryError != "NoSuchBucket" {
+		t.Fatalf("status: %+v", st)
+	}
+	// The user points the trail at another bucket (here: a prefix in a
+	// working store) instead of bringing the old one back.
+	f.mem.SetFailure(nil)
+	tr.S3KeyPrefix = "fixed"
+	f.trails.Put(tr)
+	if _, err := d.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "after the fix", ids(f.delivered("fixed/")), want)
+	equal(t, "under the old prefix", ids(f.delivered("AWSLogs/")), nil)
+}
