@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sync/errgroup"
@@ -642,12 +644,20 @@ func (d *Deliverer) notify(t *trail.Trail, st *state, keys []string) {
 // errAccessDenied is a delivery refused by the bucket's policy.
 var errAccessDenied = errors.New("AccessDenied")
 
+// deliveryError is the LatestDeliveryError of a failed attempt: an S3
+// error code where there is one, as AWS shows them.
 func deliveryError(err error) string {
+	var api smithy.APIError
+	var op *net.OpError
 	switch {
 	case errors.Is(err, errAccessDenied):
 		return "AccessDenied"
 	case errors.Is(err, objstore.ErrNoSuchBucket):
 		return "NoSuchBucket"
+	case errors.As(err, &api):
+		return api.ErrorCode()
+	case errors.As(err, &op):
+		return "the bucket's endpoint cannot be reached: " + op.Err.Error()
 	}
 	return err.Error()
 }

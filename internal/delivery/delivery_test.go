@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand"
+	"net"
 	"regexp"
 	"sort"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/cairn-audit/cairn/internal/event"
@@ -522,4 +524,20 @@ func TestPendingBatchFollowsANewBucket(t *testing.T) {
 	}
 	equal(t, "after the fix", ids(f.delivered("fixed/")), want)
 	equal(t, "under the old prefix", ids(f.delivered("AWSLogs/")), nil)
+}
+
+func TestDeliveryErrorNames(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("x: %w", errAccessDenied), "AccessDenied"},
+		{fmt.Errorf("put: %w", objstore.ErrNoSuchBucket), "NoSuchBucket"},
+		{fmt.Errorf("put: %w", &smithy.GenericAPIError{Code: "SlowDown", Message: "reduce your rate"}), "SlowDown"},
+		{fmt.Errorf("put: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}), "the bucket's endpoint cannot be reached: connection refused"},
+	} {
+		if got := deliveryError(c.err); got != c.want {
+			t.Errorf("deliveryError(%v) = %q, want %q", c.err, got, c.want)
+		}
+	}
 }
