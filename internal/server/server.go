@@ -23,6 +23,7 @@ import (
 	"github.com/cairn-audit/cairn/internal/auth"
 	"github.com/cairn-audit/cairn/internal/awsapi"
 	"github.com/cairn-audit/cairn/internal/delivery"
+	"github.com/cairn-audit/cairn/internal/digest"
 	"github.com/cairn-audit/cairn/internal/history"
 	"github.com/cairn-audit/cairn/internal/ingest"
 	"github.com/cairn-audit/cairn/internal/ledger"
@@ -103,6 +104,7 @@ type Server struct {
 	notifier *notify.Notifier
 	trails   *trail.Store
 	deliver  *delivery.Deliverer
+	keys     *digest.Keyring
 	indexer  *history.Indexer
 	searcher *history.Searcher
 	auditor  *auditor
@@ -166,7 +168,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 				SigningName: "cloudtrail",
 				EventSource: "cloudtrail.amazonaws.com",
 				Ops: mergeOps(map[string]awsapi.Op{
-					"LookupEvents": history.LookupEventsOp(s.searcher),
+					"LookupEvents":   history.LookupEventsOp(s.searcher),
+					"ListPublicKeys": digest.ListPublicKeysOp(s.keys, time.Now),
 				}, s.trailAPI().Ops()),
 			},
 			{

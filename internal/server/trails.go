@@ -10,6 +10,7 @@ import (
 
 	"github.com/cairn-audit/cairn/internal/auth"
 	"github.com/cairn-audit/cairn/internal/delivery"
+	"github.com/cairn-audit/cairn/internal/digest"
 	"github.com/cairn-audit/cairn/internal/notify"
 	"github.com/cairn-audit/cairn/internal/objstore"
 	"github.com/cairn-audit/cairn/internal/trail"
@@ -42,6 +43,9 @@ func (s *Server) openTrails(cfg Config, log *slog.Logger) error {
 	s.notifier = notify.New(s.topics, &http.Client{Timeout: 30 * time.Second}, log)
 	if s.trails, err = trail.Open(s.ledgerDB); err != nil {
 		return fmt.Errorf("trails: %w", err)
+	}
+	if s.keys, err = digest.OpenKeyring(filepath.Join(cfg.DataDir, "signing-keys"), digest.DefaultRotation, digest.DefaultValidity); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
 	}
 	dc := delivery.DefaultConfig()
 	dc.Interval = cfg.DeliveryInterval
