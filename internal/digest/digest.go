@@ -48,6 +48,8 @@ type Digest struct {
 	PreviousDigestHashAlgorithm *string   `json:"previousDigestHashAlgorithm"`
 	PreviousDigestSignature     *string   `json:"previousDigestSignature"`
 	LogFiles                    []LogFile `json:"logFiles"`
+
+	signature string // from the object's metadata, when read by a validator
 }
 
 // Parse reads a digest body (uncompressed JSON).
