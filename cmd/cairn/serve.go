@@ -22,6 +22,7 @@ func runServe(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "TLS private key file")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go's profiler at /debug/pprof/")
 	fs.DurationVar(&cfg.DeliveryInterval, "delivery-interval", cfg.DeliveryInterval, "how often trails deliver log files (AWS: about 5m; down to 1s)")
+	fs.DurationVar(&cfg.DigestInterval, "digest-interval", cfg.DigestInterval, "span of one digest file for trails with log file validation (AWS: 1h; down to 1m)")
 	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", "", "S3-compatible endpoint for trail buckets (credentials from CAIRN_S3_ACCESS_KEY_ID and CAIRN_S3_SECRET_ACCESS_KEY); without it buckets are directories under <data-dir>/buckets")
 	fs.StringVar(&cfg.S3Region, "s3-region", "us-east-1", "region to sign S3 requests for")
 	logFormat := fs.String("log-format", "text", "log format: text or json")

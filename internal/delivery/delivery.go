@@ -3,9 +3,12 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -38,11 +41,15 @@ type Config struct {
 	MaxBatchBytes int
 	// Uploads is how many files are compressed and written at once.
 	Uploads int
+	// DigestInterval is the span of one digest file (AWS: an hour).
+	DigestInterval time.Duration
+	// Signer signs digests; without one no digests are written.
+	Signer Signer
 }
 
 // DefaultConfig is AWS's cadence and limits.
 func DefaultConfig() Config {
-	return Config{Interval: 5 * time.Minute, MaxFileBytes: 50 << 20, MaxBatchBytes: 64 << 20, Uploads: 4}
+	return Config{Interval: 5 * time.Minute, MaxFileBytes: 50 << 20, MaxBatchBytes: 64 << 20, Uploads: 4, DigestInterval: time.Hour}
 }
 
 // Buckets is what delivery needs of buckets.
@@ -84,6 +91,9 @@ type state struct {
 	Cursor  uint64               `json:"cursor"`
 	Pending *batch               `json:"pending,omitempty"`
 	Status  trail.DeliveryStatus `json:"status"`
+	// Chains are the digest chains of a trail with log file validation,
+	// by account and Region.
+	Chains map[string]*chain `json:"chains,omitempty"`
 }
 
 // batch is a cut of the ledger being delivered for one trail.
@@ -109,6 +119,9 @@ func New(db *pebble.DB, l *ledger.Ledger, trails *trail.Store, buckets Buckets, 
 	}
 	if d.cfg.Uploads <= 0 {
 		d.cfg.Uploads = DefaultConfig().Uploads
+	}
+	if d.cfg.DigestInterval <= 0 {
+		d.cfg.DigestInterval = DefaultConfig().DigestInterval
 	}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{store.PrefixDeliver}, UpperBound: []byte{store.PrefixDeliver + 1}})
 	if err != nil {
@@ -192,6 +205,7 @@ type file struct {
 	records         [][]byte
 	seqs            []uint64 // the records' ledger positions, to spot identical files
 	size            int
+	oldest, newest  time.Time // eventTimes, for digests
 	key             string
 	body            *encoded // shared by the identical files of other trails
 }
@@ -201,11 +215,12 @@ type file struct {
 type encoded struct {
 	once sync.Once
 	body []byte
+	hash string // hex SHA-256 of the uncompressed body, for digests
 	err  error
 }
 
 func (e *encoded) get(records [][]byte) ([]byte, error) {
-	e.once.Do(func() { e.body, e.err = Encode(records) })
+	e.once.Do(func() { e.body, e.hash, e.err = EncodeHashed(records) })
 	return e.body, e.err
 }
 
@@ -292,6 +307,13 @@ func (d *Deliverer) pass(ctx context.Context) (more bool, err error) {
 		}
 		if ok && end < last {
 			more = true
+		}
+	}
+	if d.cfg.Signer != nil {
+		for _, t := range trails {
+			if err := d.digests(ctx, t); err != nil {
+				return false, err
+			}
 		}
 	}
 	return more, nil
@@ -421,6 +443,12 @@ func (w *work) add(seq uint64, e *event.Envelope, raw []byte, maxFile int) {
 	}
 	f.records = append(f.records, raw)
 	f.seqs = append(f.seqs, seq)
+	if f.oldest.IsZero() || e.EventTime.Before(f.oldest) {
+		f.oldest = e.EventTime
+	}
+	if e.EventTime.After(f.newest) {
+		f.newest = e.EventTime
+	}
 	f.size += len(raw) + 1
 }
 
@@ -594,6 +622,9 @@ func (d *Deliverer) upload(ctx context.Context, w *work) bool {
 		w.st.Status.LatestDeliveryAttemptSucceeded = attempt
 		w.st.Cursor = b.To
 		w.st.Pending = nil
+		if t.LogFileValidationEnabled && d.cfg.Signer != nil {
+			d.recordFiles(w, d.now().UTC())
+		}
 	}
 	d.mu.Unlock()
 	if err != nil {
@@ -697,6 +728,13 @@ func (d *Deliverer) write(ctx context.Context, w *work) error {
 // The output depends only on the records, so that a replay writes the
 // same bytes.
 func Encode(records [][]byte) ([]byte, error) {
+	b, _, err := EncodeHashed(records)
+	return b, err
+}
+
+// EncodeHashed is Encode that also returns the hex SHA-256 of the
+// uncompressed file, as digests record it.
+func EncodeHashed(records [][]byte) ([]byte, string, error) {
 	size := 16
 	for _, r := range records {
 		size += len(r) + 1
@@ -705,18 +743,20 @@ func Encode(records [][]byte) ([]byte, error) {
 	buf.Grow(size/6 + 64)
 	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	zw.Write([]byte(`{"Records":[`))
+	h := sha256.New()
+	w := io.MultiWriter(zw, h)
+	w.Write([]byte(`{"Records":[`))
 	for i, r := range records {
 		if i > 0 {
-			zw.Write([]byte{','})
+			w.Write([]byte{','})
 		}
-		zw.Write(r)
+		w.Write(r)
 	}
-	zw.Write([]byte(`]}`))
+	w.Write([]byte(`]}`))
 	if err := zw.Close(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), hex.EncodeToString(h.Sum(nil)), nil
 }

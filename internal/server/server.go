@@ -45,6 +45,8 @@ type Config struct {
 	Pprof bool
 	// DeliveryInterval is how often trails deliver log files.
 	DeliveryInterval time.Duration
+	// DigestInterval is the span of a digest file (AWS: an hour).
+	DigestInterval time.Duration
 	// S3Endpoint, if set, is where new trail buckets live; else they are
 	// directories under DataDir/buckets.
 	S3Endpoint        string
@@ -65,6 +67,7 @@ func DefaultConfig() Config {
 		HistoryRetention: 90 * 24 * time.Hour,
 		MaxBodyBytes:     32 << 20,
 		DeliveryInterval: delivery.DefaultConfig().Interval,
+		DigestInterval:   delivery.DefaultConfig().DigestInterval,
 		S3Region:         "us-east-1",
 	}
 }
@@ -82,6 +85,9 @@ func (c Config) Validate() error {
 	}
 	if c.DeliveryInterval < time.Second {
 		return errors.New("--delivery-interval must be at least 1s")
+	}
+	if c.DigestInterval < time.Minute {
+		return errors.New("--digest-interval must be at least 1m")
 	}
 	if c.S3Endpoint != "" && (c.S3AccessKeyID == "" || c.S3SecretAccessKey == "") {
 		return errors.New("--s3-endpoint needs CAIRN_S3_ACCESS_KEY_ID and CAIRN_S3_SECRET_ACCESS_KEY")

@@ -49,6 +49,8 @@ func (s *Server) openTrails(cfg Config, log *slog.Logger) error {
 	}
 	dc := delivery.DefaultConfig()
 	dc.Interval = cfg.DeliveryInterval
+	dc.DigestInterval = cfg.DigestInterval
+	dc.Signer = s.keys
 	s.deliver, err = delivery.New(s.ledgerDB, s.ledger, s.trails, s.buckets, trailOrgs{s.orgs}, s.notifier, dc, log)
 	return err
 }

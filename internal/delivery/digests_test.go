@@ -1,0 +1,82 @@
+package delivery
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cairn-audit/cairn/internal/digest"
+	"github.com/cairn-audit/cairn/internal/trail"
+)
+
+// TestDigestChain runs a trail with log file validation through three
+// digest intervals (one without events), a stop and a restart, and
+// validates the bucket as `aws cloudtrail validate-logs` would.
+func TestDigestChain(t *testing.T) {
+	f := newFixture(t)
+	keys, err := digest.OpenKeyring(t.TempDir(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	tr := f.trail("signed", func(t *trail.Trail) { t.LogFileValidationEnabled = true; t.IsMultiRegionTrail = true })
+	d := f.deliverer(Config{DigestInterval: time.Hour, Signer: keys})
+	d.now = func() time.Time { return clock }
+	pass := func() {
+		t.Helper()
+		if _, err := d.pass(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pass() // starts the home Region's chain at 10:00
+	var want []string
+	for h := range 3 {
+		clock = clock.Add(20 * time.Minute)
+		if h != 1 {
+			want = append(want, f.add(
+				ev{account: "111111111111", region: "us-east-1", source: "ec2.amazonaws.com", name: "RunInstances"},
+				ev{account: "111111111111", region: "eu-west-1", source: "ec2.amazonaws.com", name: "RunInstances"})...)
+		}
+		pass()
+		clock = clock.Add(40 * time.Minute)
+		pass()
+	}
+	// Stop: a final digest once the last files are in.
+	want = append(want, f.add(ev{account: "111111111111", region: "us-east-1", source: "ec2.amazonaws.com", name: "StopLogging"})...)
+	tr.IsLogging = false
+	tr.Windows[0].To = f.ledger.Last()
+	f.trails.Put(tr)
+	clock = clock.Add(10 * time.Minute)
+	pass()
+	st := d.stateOf(tr.ID)
+	if len(st.Chains) != 0 {
+		t.Fatalf("chains left after the stop: %d", len(st.Chains))
+	}
+	if d.Status(tr.ID).LatestDigestDeliveryTime.IsZero() {
+		t.Fatal("no digest delivery time")
+	}
+
+	fp := map[string][]byte{}
+	for _, r := range []string{"us-east-1", "eu-west-1"} {
+		k, _ := keys.Current(r, clock)
+		fp[k.Fingerprint()] = k.DER
+	}
+	v := &digest.Validator{Store: f.mem, Keys: fp}
+	start := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	east, err := v.Validate(context.Background(), digest.Trail{Bucket: "logs", Account: "111111111111", Region: "us-east-1", Name: "signed", HomeRegion: "us-east-1"}, start, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10:00–11:00, 11:00–12:00 (no events), 12:00–13:00, 13:00–13:10 (final).
+	if !east.OK() || east.ValidDigests != 4 || east.ValidLogs != 3 {
+		t.Fatalf("us-east-1: %+v", east)
+	}
+	west, err := v.Validate(context.Background(), digest.Trail{Bucket: "logs", Account: "111111111111", Region: "eu-west-1", Name: "signed", HomeRegion: "us-east-1"}, start, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !west.OK() || west.ValidLogs != 2 || west.ValidDigests < 2 {
+		t.Fatalf("eu-west-1: %+v", west)
+	}
+	equal(t, "delivered", ids(f.delivered("AWSLogs/111111111111/CloudTrail/")), want)
+}
