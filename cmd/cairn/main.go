@@ -24,16 +24,17 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"serve":    {"run the cairn server", runServe},
-	"ingest":   {"send CloudTrail files (.json, .json.gz, NDJSON, AWSLogs/ trees) to a server", runIngest},
-	"lookup":   {"look up events, with the flags of `aws cloudtrail lookup-events`", runLookup},
-	"accounts": {"create and list accounts (accounts create|list)", runAccounts},
-	"keys":     {"create access keys (keys create)", runKeys},
-	"bench":    {"measure ingest, lookup and delivery (bench ingest|lookup|delivery)", runBench},
-	"buckets":  {"buckets for trail log files (buckets create|list|allow|policy|ls|get)", runBuckets},
-	"topics":   {"notification topics for trails (topics create|list|delete)", runTopics},
-	"org":      {"organizations for organization trails (org create|add|remove|describe|delete)", runOrg},
-	"version":  {"print the version", runVersion},
+	"serve":         {"run the cairn server", runServe},
+	"ingest":        {"send CloudTrail files (.json, .json.gz, NDJSON, AWSLogs/ trees) to a server", runIngest},
+	"lookup":        {"look up events, with the flags of `aws cloudtrail lookup-events`", runLookup},
+	"accounts":      {"create and list accounts (accounts create|list)", runAccounts},
+	"keys":          {"create access keys (keys create)", runKeys},
+	"bench":         {"measure ingest, lookup and delivery (bench ingest|lookup|delivery)", runBench},
+	"buckets":       {"buckets for trail log files (buckets create|list|allow|policy|ls|get)", runBuckets},
+	"topics":        {"notification topics for trails (topics create|list|delete)", runTopics},
+	"org":           {"organizations for organization trails (org create|add|remove|describe|delete)", runOrg},
+	"validate-logs": {"validate a trail's digest and log files, as `aws cloudtrail validate-logs` does", runValidateLogs},
+	"version":       {"print the version", runVersion},
 }
 
 var version = "dev"
@@ -54,6 +55,9 @@ func main() {
 	if err := cmd.run(ctx, os.Args[2:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
+		}
+		if errors.Is(err, errInvalid) {
+			os.Exit(1)
 		}
 		printError(err)
 		os.Exit(1)

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -61,4 +63,44 @@ func TestAWSCLIValidatesDigests(t *testing.T) {
 		t.Fatalf("validate-logs found too little:\n%s", out)
 	}
 	t.Logf("%s; %s", digests, logs)
+
+	// cairn's own validator reads the same bucket and says the same.
+	cairnValidate := func() (string, int) {
+		cmd := exec.Command(cairnBin, "validate-logs", "--trail-arn", arn, "--start-time", start, "--s3-endpoint", m.Endpoint, "--verbose")
+		cmd.Env = append(append(withoutAWS(os.Environ()), n.env...), "CAIRN_S3_ACCESS_KEY_ID="+m.AccessKey, "CAIRN_S3_SECRET_ACCESS_KEY="+m.SecretKey)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	own, code := cairnValidate()
+	if code != 0 || !strings.Contains(own, digests) || !strings.Contains(own, logs) {
+		t.Fatalf("cairn validate-logs exit %d:\n%s\nwant %q and %q", code, own, digests, logs)
+	}
+
+	// Delete one delivered log file: both validators name it.
+	var victim string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "Log file\ts3://signed-logs/") {
+			victim = strings.TrimPrefix(strings.Split(l, "\t")[1], "s3://signed-logs/")
+			break
+		}
+	}
+	if err := m.Store(t).Delete(ctxT(t), "signed-logs", victim); err != nil {
+		t.Fatal(err)
+	}
+	want := "Log file\ts3://signed-logs/" + victim + "\tINVALID: not found"
+	r = runClient(t, append(cli.env, "AWS_ENDPOINT_URL_S3="+m.Endpoint), nil, cli.bin,
+		"--endpoint-url", n.endpoint, "cloudtrail", "validate-logs", "--trail-arn", arn, "--start-time", start)
+	if r.code == 0 || !strings.Contains(r.stdout+r.stderr, want) {
+		t.Fatalf("the AWS CLI after a deletion: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	own, code = cairnValidate()
+	if code != 1 || !strings.Contains(own, want) {
+		t.Fatalf("cairn validate-logs after a deletion: exit %d\n%s", code, own)
+	}
 }
