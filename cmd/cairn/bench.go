@@ -111,7 +111,7 @@ func runBenchDelivery(ctx context.Context, args []string) error {
 	cf.register(fs)
 	s3Endpoint := fs.String("s3-endpoint", "", "the S3 endpoint the server delivers to, to read the files back (credentials from CAIRN_S3_ACCESS_KEY_ID and CAIRN_S3_SECRET_ACCESS_KEY)")
 	s3Region := fs.String("s3-region", "us-east-1", "region to sign S3 requests for")
-	trails := fs.Int("trails", 1, fmt.Sprintf("trails with different selectors (1 to %d)", bench.MaxDeliveryTrails))
+	trails := fs.Int("trails", 1, fmt.Sprintf("trails with different selectors (0 to %d; 0 measures the same ingest without delivery)", bench.MaxDeliveryTrails))
 	events := fs.Int("events", 300_000, "records to send")
 	rate := fs.Int("rate", 0, "records per second to send (0: as fast as the server takes them)")
 	batch := fs.Int("batch", 500, "records per call")

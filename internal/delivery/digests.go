@@ -206,11 +206,16 @@ func (d *Deliverer) writeDigest(ctx context.Context, t *trail.Trail, st *state, 
 	if p == nil {
 		return true
 	}
-	err := d.putDigest(ctx, p)
+	err := d.putDigest(ctx, t, p)
 	d.mu.Lock()
 	if err != nil {
+		prev := st.Status.LatestDigestDeliveryError
 		st.Status.LatestDigestDeliveryError = deliveryError(err)
 		d.mu.Unlock()
+		d.failures.Add(1)
+		if ctx.Err() == nil && deliveryError(err) != prev {
+			d.log.Warn("digest delivery failed; will retry", "trail", t.ARN(), "bucket", p.Bucket, "err", err)
+		}
 		return false
 	}
 	st.Status.LatestDigestDeliveryError = ""
@@ -227,7 +232,10 @@ func (d *Deliverer) writeDigest(ctx context.Context, t *trail.Trail, st *state, 
 	return true
 }
 
-func (d *Deliverer) putDigest(ctx context.Context, p *pendingDigest) error {
+func (d *Deliverer) putDigest(ctx context.Context, t *trail.Trail, p *pendingDigest) error {
+	if !d.buckets.CanDeliver(p.Bucket, t.Account, t.ARN(), p.Object) {
+		return fmt.Errorf("bucket %s refuses %s: %w", p.Bucket, p.Object, errAccessDenied)
+	}
 	st, err := d.buckets.Store(p.Bucket)
 	if err != nil {
 		return err

@@ -80,3 +80,38 @@ func TestDigestChain(t *testing.T) {
 	}
 	equal(t, "delivered", ids(f.delivered("AWSLogs/111111111111/CloudTrail/")), want)
 }
+
+// TestDigestsHonourTheBucketPolicy: a bucket that refuses the trail gets
+// no digest either, and the status says why.
+func TestDigestsHonourTheBucketPolicy(t *testing.T) {
+	f := newFixture(t)
+	keys, err := digest.OpenKeyring(t.TempDir(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	tr := f.trail("signed", func(t *trail.Trail) { t.LogFileValidationEnabled = true })
+	d := f.deliverer(Config{DigestInterval: time.Hour, Signer: keys})
+	d.now = func() time.Time { return clock }
+	if _, err := d.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.buckets.denied.Store(true)
+	clock = clock.Add(61 * time.Minute)
+	if _, err := d.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Status(tr.ID); st.LatestDigestDeliveryError != "AccessDenied" || !st.LatestDigestDeliveryTime.IsZero() {
+		t.Fatalf("status: %+v", st)
+	}
+	if infos, _ := f.mem.List(context.Background(), "logs", "AWSLogs/111111111111/CloudTrail-Digest/", "", 10); len(infos) != 0 {
+		t.Fatalf("%d digests written into a refusing bucket", len(infos))
+	}
+	f.buckets.denied.Store(false)
+	if _, err := d.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Status(tr.ID); st.LatestDigestDeliveryError != "" || st.LatestDigestDeliveryTime.IsZero() {
+		t.Fatalf("status after the policy allows again: %+v", st)
+	}
+}

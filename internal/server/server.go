@@ -258,7 +258,8 @@ func (s *Server) Listen() error {
 }
 
 // Run serves until ctx ends, then shuts down in order: stop taking calls,
-// write the audit records of the calls served, stop the ledger, let the
+// write the audit records of the calls served, stop the ledger, stop
+// delivery (an interrupted batch stays pending) and the notifier, let the
 // indexer finish, close the databases.
 func (s *Server) Run(ctx context.Context) error {
 	if s.ln == nil {
