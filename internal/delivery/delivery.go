@@ -188,11 +188,13 @@ type work struct {
 	t     *trail.Trail
 	st    *state
 	match *selector.Matcher
-	// members are the accounts an organization trail covers.
-	members map[string]bool
-	b       *batch
-	files   []*file
-	byKey   map[fileKey]*file
+	// members are the accounts an organization trail covers, as a set
+	// for selection and as given, for the batch record.
+	members    map[string]bool
+	memberList []string
+	b          *batch
+	files      []*file
+	byKey      map[fileKey]*file
 }
 
 type fileKey struct{ account, region string }
@@ -388,6 +390,7 @@ func (d *Deliverer) members(t *trail.Trail) []string {
 func (d *Deliverer) workFor(t *trail.Trail, st *state, members []string, b *batch) *work {
 	w := &work{t: t, st: st, match: selector.Compile(t.EventSelectors, t.AdvancedEventSelectors), b: b, byKey: map[fileKey]*file{}}
 	if len(members) > 0 {
+		w.memberList = members
 		w.members = map[string]bool{}
 		for _, m := range members {
 			w.members[m] = true
@@ -527,7 +530,7 @@ func (d *Deliverer) cut(ctx context.Context, ws []*work, from, last uint64) (uin
 		if len(w.files) == 0 {
 			w.st.Cursor = end
 		} else {
-			w.b = &batch{From: from, To: end, Time: now, Trail: w.t, Members: d.membersOf(w)}
+			w.b = &batch{From: from, To: end, Time: now, Trail: w.t, Members: w.memberList}
 			w.st.Pending = w.b
 			toUpload = append(toUpload, w)
 		}
@@ -568,18 +571,6 @@ func (d *Deliverer) remember(w *work, delivered bool) {
 	} else {
 		d.failed[w.t.ID] = w
 	}
-}
-
-func (d *Deliverer) membersOf(w *work) []string {
-	if w.members == nil {
-		return nil
-	}
-	out := make([]string, 0, len(w.members))
-	for m := range w.members {
-		out = append(out, m)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // setState writes a trail's state into b. Callers hold mu.
