@@ -17,8 +17,9 @@ import (
 	"github.com/cairn-audit/cairn/internal/objstore"
 )
 
-const bucketsUsage = `usage: cairn buckets create NAME [--object-lock] [--backend fs|s3]
+const bucketsUsage = `usage: cairn buckets create NAME [--object-lock [--retention-days N]] [--backend fs|s3]
        cairn buckets list
+       cairn buckets retention NAME --days N
        cairn buckets allow NAME --account ID
        cairn buckets policy NAME --file policy.json
        cairn buckets ls NAME [--prefix P]
@@ -31,9 +32,10 @@ func runBuckets(ctx context.Context, args []string) error {
 	var cf clientFlags
 	switch args[0] {
 	case "create":
-		fs := newFlagSet("buckets create", "NAME [--object-lock] [--backend fs|s3]")
+		fs := newFlagSet("buckets create", "NAME [--object-lock [--retention-days N]] [--backend fs|s3]")
 		cf.register(fs)
 		lock := fs.Bool("object-lock", false, "enable Object Lock, so that delivered log files can be retained unchangeable")
+		days := fs.Int("retention-days", 0, "retain every log and digest file delivered here this many days (needs --object-lock; 0: the server's --object-lock-days)")
 		backend := fs.String("backend", "", "where the bucket lives: fs (the data directory) or s3 (the server's --s3-endpoint); default: s3 when the server has one, else fs")
 		name, err := bucketArgs(fs, args[1:], "NAME")
 		if err != nil {
@@ -44,7 +46,7 @@ func runBuckets(ctx context.Context, args []string) error {
 			return err
 		}
 		var out objstore.BucketView
-		if err := c.Call(ctx, ingest.Target, "CreateBucket", objstore.CreateBucketRequest{Bucket: name[0], ObjectLockEnabled: *lock, Backend: *backend}, &out); err != nil {
+		if err := c.Call(ctx, ingest.Target, "CreateBucket", objstore.CreateBucketRequest{Bucket: name[0], ObjectLockEnabled: *lock, RetentionDays: *days, Backend: *backend}, &out); err != nil {
 			return err
 		}
 		return render(cf.output, out, func() { fmt.Printf("created bucket %s (backend %s)\n", out.Name, out.Backend) })
@@ -65,11 +67,44 @@ func runBuckets(ctx context.Context, args []string) error {
 		}
 		return render(cf.output, out, func() {
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tOWNER\tBACKEND\tOBJECT LOCK\tCREATED")
+			fmt.Fprintln(w, "NAME\tOWNER\tBACKEND\tOBJECT LOCK\tRETENTION\tCREATED")
 			for _, b := range out.Buckets {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\n", b.Name, b.Owner, b.Backend, b.ObjectLockEnabled, b.CreationDate.UTC().Format(time.RFC3339))
+				keep := "-"
+				switch {
+				case b.RetentionDays > 0:
+					keep = fmt.Sprintf("%dd", b.RetentionDays)
+				case b.ObjectLockEnabled:
+					keep = "default"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\t%s\n", b.Name, b.Owner, b.Backend, b.ObjectLockEnabled, keep, b.CreationDate.UTC().Format(time.RFC3339))
 			}
 			w.Flush()
+		})
+
+	case "retention":
+		fs := newFlagSet("buckets retention", "NAME --days N")
+		cf.register(fs)
+		days := fs.Int("days", -1, "retain files delivered from now on this many days; 0 returns to the server's --object-lock-days (required)")
+		name, err := bucketArgs(fs, args[1:], "NAME")
+		if err != nil {
+			return err
+		}
+		if *days < 0 {
+			return errors.New("--days is required (0 or more)")
+		}
+		c, err := cf.client(ctx)
+		if err != nil {
+			return err
+		}
+		if err := c.Call(ctx, ingest.Target, "PutBucketRetention", objstore.PutBucketRetentionRequest{Bucket: name[0], RetentionDays: *days}, nil); err != nil {
+			return err
+		}
+		return render(cf.output, struct{}{}, func() {
+			if *days == 0 {
+				fmt.Printf("files delivered into %s now follow the server's retention\n", name[0])
+			} else {
+				fmt.Printf("files delivered into %s are now retained %d days\n", name[0], *days)
+			}
 		})
 
 	case "allow":
@@ -188,7 +223,7 @@ func runBuckets(ctx context.Context, args []string) error {
 			fmt.Println()
 		})
 	}
-	return fmt.Errorf("unknown buckets command %q: use create, list, allow, policy, ls or get", args[0])
+	return fmt.Errorf("unknown buckets command %q: use create, list, retention, allow, policy, ls or get", args[0])
 }
 
 // bucketArgs parses flags wherever they stand and checks that exactly the

@@ -30,7 +30,7 @@ var commands = map[string]command{
 	"accounts":      {"create and list accounts (accounts create|list)", runAccounts},
 	"keys":          {"create access keys (keys create)", runKeys},
 	"bench":         {"measure ingest, lookup and delivery (bench ingest|lookup|delivery)", runBench},
-	"buckets":       {"buckets for trail log files (buckets create|list|allow|policy|ls|get)", runBuckets},
+	"buckets":       {"buckets for trail log files (buckets create|list|retention|allow|policy|ls|get)", runBuckets},
 	"topics":        {"notification topics for trails (topics create|list|delete)", runTopics},
 	"org":           {"organizations for organization trails (org create|add|remove|describe|delete)", runOrg},
 	"validate-logs": {"validate a trail's digest and log files, as `aws cloudtrail validate-logs` does", runValidateLogs},

@@ -56,6 +56,9 @@ func DefaultConfig() Config {
 type Buckets interface {
 	Store(bucket string) (objstore.Store, error)
 	CanDeliver(bucket, account, trailARN, key string) bool
+	// Retention is how long files delivered into the bucket now must be
+	// retained (Object Lock in COMPLIANCE mode); zero for none.
+	Retention(bucket string) (time.Duration, error)
 }
 
 // Notifier announces delivered files on a topic.
@@ -676,6 +679,9 @@ func deliveryError(err error) string {
 		return "AccessDenied"
 	case errors.Is(err, objstore.ErrNoSuchBucket):
 		return "NoSuchBucket"
+	case errors.Is(err, objstore.ErrNoObjectLock):
+		// S3's answer to a retained PUT into a bucket without Object Lock.
+		return "InvalidRequest: Bucket is missing Object Lock Configuration"
 	case errors.As(err, &api):
 		return api.ErrorCode()
 	case errors.As(err, &op):
@@ -691,6 +697,10 @@ func (d *Deliverer) write(ctx context.Context, w *work) error {
 	st, err := d.buckets.Store(t.S3BucketName)
 	if err != nil {
 		return fmt.Errorf("bucket %s: %w", t.S3BucketName, err)
+	}
+	opts, err := d.putOptions(t.S3BucketName)
+	if err != nil {
+		return err
 	}
 	for _, f := range w.files {
 		f.key = FileKey(t.S3KeyPrefix, t.OrganizationID, f.account, f.region, b.Time, Unique(t.ID, b.From, b.To, f.account, f.region, f.part))
@@ -709,10 +719,24 @@ func (d *Deliverer) write(ctx context.Context, w *work) error {
 			if err != nil {
 				return err
 			}
-			return st.Put(gctx, t.S3BucketName, f.key, body, objstore.PutOptions{ContentType: "application/json", ContentEncoding: "gzip"})
+			return st.Put(gctx, t.S3BucketName, f.key, body, opts)
 		})
 	}
 	return g.Wait()
+}
+
+// putOptions are the options of a log or digest file delivered into the
+// bucket now, with its retention if the bucket asks for one.
+func (d *Deliverer) putOptions(bucket string) (objstore.PutOptions, error) {
+	o := objstore.PutOptions{ContentType: "application/json", ContentEncoding: "gzip"}
+	keep, err := d.buckets.Retention(bucket)
+	if err != nil {
+		return o, err
+	}
+	if keep > 0 {
+		o.RetainUntil = d.now().UTC().Add(keep).Truncate(time.Second)
+	}
+	return o, nil
 }
 
 // Encode writes records as one gzip member holding {"Records":[...]}.

@@ -48,6 +48,11 @@ type fixture struct {
 type fakeBuckets struct {
 	st     objstore.Store
 	denied atomic.Bool
+	keep   atomic.Int64 // retention, as a time.Duration
+}
+
+func (b *fakeBuckets) Retention(string) (time.Duration, error) {
+	return time.Duration(b.keep.Load()), nil
 }
 
 func (b *fakeBuckets) Store(string) (objstore.Store, error) { return b.st, nil }

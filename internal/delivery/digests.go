@@ -10,7 +10,6 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/cairn-audit/cairn/internal/digest"
-	"github.com/cairn-audit/cairn/internal/objstore"
 	"github.com/cairn-audit/cairn/internal/trail"
 )
 
@@ -249,8 +248,10 @@ func (d *Deliverer) putDigest(ctx context.Context, t *trail.Trail, p *pendingDig
 	if err := zw.Close(); err != nil {
 		return err
 	}
-	return st.Put(ctx, p.Bucket, p.Object, buf.Bytes(), objstore.PutOptions{
-		ContentType: "application/json", ContentEncoding: "gzip",
-		Metadata: map[string]string{"signature": p.Signature, "signature-algorithm": digest.SignatureAlgorithm},
-	})
+	o, err := d.putOptions(p.Bucket)
+	if err != nil {
+		return err
+	}
+	o.Metadata = map[string]string{"signature": p.Signature, "signature-algorithm": digest.SignatureAlgorithm}
+	return st.Put(ctx, p.Bucket, p.Object, buf.Bytes(), o)
 }

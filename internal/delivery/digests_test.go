@@ -2,10 +2,13 @@ package delivery
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cairn-audit/cairn/internal/digest"
+	"github.com/cairn-audit/cairn/internal/objstore"
 	"github.com/cairn-audit/cairn/internal/trail"
 )
 
@@ -113,5 +116,78 @@ func TestDigestsHonourTheBucketPolicy(t *testing.T) {
 	}
 	if st := d.Status(tr.ID); st.LatestDigestDeliveryError != "" || st.LatestDigestDeliveryTime.IsZero() {
 		t.Fatalf("status after the policy allows again: %+v", st)
+	}
+}
+
+// TestRetainedFiles: with a retention period every log and digest file is
+// written retained from its delivery, so that neither can be changed or
+// removed; a bucket that cannot retain gets nothing, and the status says
+// why.
+func TestRetainedFiles(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	keys, err := digest.OpenKeyring(t.TempDir(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	tr := f.trail("signed", func(t *trail.Trail) { t.LogFileValidationEnabled = true })
+	d := f.deliverer(Config{DigestInterval: time.Hour, Signer: keys, MaxFileBytes: 1 << 20, MaxBatchBytes: 1 << 20, Uploads: 2})
+	d.now = func() time.Time { return clock }
+	f.buckets.keep.Store(int64(24 * time.Hour))
+	if _, err := d.pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.add(ev{account: "111111111111", region: "us-east-1", source: "ec2.amazonaws.com", name: "RunInstances"})
+	clock = clock.Add(61 * time.Minute)
+	if _, err := d.pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := d.Status(tr.ID)
+	want := "InvalidRequest: Bucket is missing Object Lock Configuration"
+	if st.LatestDeliveryError != want || st.LatestDigestDeliveryError != want {
+		t.Fatalf("status with a bucket without Object Lock: %+v", st)
+	}
+	if infos, _ := f.mem.List(ctx, "logs", "", "", 10); len(infos) != 0 {
+		t.Fatalf("%d files written unretained", len(infos))
+	}
+
+	// The same bucket with Object Lock takes the files, retained.
+	locked := objstore.NewMem()
+	if err := locked.CreateBucket(ctx, "logs", true); err != nil {
+		t.Fatal(err)
+	}
+	f.buckets.st, f.mem = locked, locked
+	if _, err := d.pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Status(tr.ID); st.LatestDeliveryError != "" || st.LatestDigestDeliveryError != "" {
+		t.Fatalf("status with Object Lock: %+v", st)
+	}
+	infos, err := locked.List(ctx, "logs", "", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs, digests int
+	for _, info := range infos {
+		if strings.Contains(info.Key, "/CloudTrail-Digest/") {
+			digests++
+		} else {
+			logs++
+		}
+		if err := locked.Delete(ctx, "logs", info.Key); !errors.Is(err, objstore.ErrObjectLocked) {
+			t.Errorf("delete %s: %v, want ErrObjectLocked", info.Key, err)
+		}
+		if err := locked.Put(ctx, "logs", info.Key, []byte("forged"), objstore.PutOptions{}); !errors.Is(err, objstore.ErrObjectLocked) {
+			t.Errorf("overwrite %s: %v, want ErrObjectLocked", info.Key, err)
+		}
+	}
+	if logs != 1 || digests != 1 {
+		t.Fatalf("%d log files and %d digests, want 1 and 1", logs, digests)
+	}
+	// A day after delivery the retention has run out.
+	locked.SetClock(func() time.Time { return clock.Add(24*time.Hour + time.Second) })
+	if err := locked.Delete(ctx, "logs", infos[0].Key); err != nil {
+		t.Errorf("delete after the retention: %v", err)
 	}
 }

@@ -15,6 +15,8 @@ const (
 	CodeBucketExists      = "BucketAlreadyExists"
 	CodeMalformedPolicy   = "MalformedPolicy"
 	CodeNoSuchKey         = "NoSuchKey"
+	CodeInvalidArgument   = "InvalidArgument"
+	CodeInvalidRequest    = "InvalidRequest"
 )
 
 // BucketRequest names a bucket (GetBucketPolicy).
@@ -26,6 +28,10 @@ type BucketRequest struct {
 type CreateBucketRequest struct {
 	Bucket            string `json:"Bucket"`
 	ObjectLockEnabled bool   `json:"ObjectLockEnabled,omitempty"`
+	// RetentionDays retains every log and digest file delivered into the
+	// bucket for that many days (Object Lock in COMPLIANCE mode); it needs
+	// ObjectLockEnabled. Zero means the server's default.
+	RetentionDays int `json:"RetentionDays,omitempty"`
 	// Backend is "fs" or "s3" (when the server has an S3 endpoint);
 	// empty means the server's default.
 	Backend string `json:"Backend,omitempty"`
@@ -36,6 +42,14 @@ type CreateBucketRequest struct {
 type PutBucketPolicyRequest struct {
 	Bucket string `json:"Bucket"`
 	Policy string `json:"Policy"`
+}
+
+// PutBucketRetentionRequest is PutBucketRetention's input: the bucket's
+// own retention for files delivered from now on; 0 returns it to the
+// server's default.
+type PutBucketRetentionRequest struct {
+	Bucket        string `json:"Bucket"`
+	RetentionDays int    `json:"RetentionDays"`
 }
 
 // AllowBucketAccountRequest is AllowBucketAccount's input.
@@ -66,6 +80,9 @@ type BucketView struct {
 	Backend           string      `json:"Backend"`
 	CreationDate      awsapi.Time `json:"CreationDate"`
 	ObjectLockEnabled bool        `json:"ObjectLockEnabled"`
+	// RetentionDays is the bucket's own retention; 0 means the server's
+	// default applies.
+	RetentionDays int `json:"RetentionDays,omitempty"`
 }
 
 // ListBucketsResult is ListBuckets' output.
@@ -115,7 +132,15 @@ func Ops(r *Registry) map[string]awsapi.Op {
 			if err := c.Decode(&req); err != nil {
 				return nil, err
 			}
+			if err := checkRetention(req.RetentionDays, req.ObjectLockEnabled); err != nil {
+				return nil, err
+			}
 			b, err := r.CreateOn(ctx, req.Backend, c.AccountID, req.Bucket, req.ObjectLockEnabled)
+			if err == nil && req.RetentionDays > 0 {
+				if err = r.SetRetention(req.Bucket, req.RetentionDays); err == nil {
+					b.RetentionDays = req.RetentionDays
+				}
+			}
 			switch {
 			case errors.Is(err, ErrNoSuchBackend):
 				return nil, awsapi.Errorf(awsapi.CodeValidation, "Backend %q is not available: this server has %s.", req.Backend, strings.Join(r.Backends(), " and "))
@@ -159,6 +184,20 @@ func Ops(r *Registry) map[string]awsapi.Op {
 				return nil, err
 			}
 			return GetBucketPolicyResult{Policy: b.Policy}, nil
+		}},
+		"PutBucketRetention": {Handle: func(ctx context.Context, c *awsapi.Call) (any, error) {
+			var req PutBucketRetentionRequest
+			if err := c.Decode(&req); err != nil {
+				return nil, err
+			}
+			b, err := owned(r, c, req.Bucket)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkRetention(req.RetentionDays, b.ObjectLock); err != nil {
+				return nil, err
+			}
+			return nil, r.SetRetention(req.Bucket, req.RetentionDays)
 		}},
 		"AllowBucketAccount": {Handle: func(ctx context.Context, c *awsapi.Call) (any, error) {
 			var req AllowBucketAccountRequest
@@ -250,6 +289,17 @@ func owned(r *Registry, c *awsapi.Call, name string) (Bucket, error) {
 	return b, nil
 }
 
+// checkRetention answers a retention S3 would refuse, in S3's words.
+func checkRetention(days int, objectLock bool) error {
+	switch {
+	case days < 0 || days > MaxRetentionDays:
+		return awsapi.Errorf(CodeInvalidArgument, "RetentionDays must be between 0 and %d.", MaxRetentionDays)
+	case days > 0 && !objectLock:
+		return awsapi.Errorf(CodeInvalidRequest, "Bucket is missing Object Lock Configuration")
+	}
+	return nil
+}
+
 func errInvalidName() error {
 	return awsapi.Errorf(CodeInvalidBucketName, "The specified bucket is not valid.")
 }
@@ -269,5 +319,5 @@ func storeError(err error) error {
 }
 
 func bucketView(b Bucket) BucketView {
-	return BucketView{Name: b.Name, Owner: b.Owner, Backend: b.Backend, CreationDate: awsapi.Time{Time: b.Created}, ObjectLockEnabled: b.ObjectLock}
+	return BucketView{Name: b.Name, Owner: b.Owner, Backend: b.Backend, CreationDate: awsapi.Time{Time: b.Created}, ObjectLockEnabled: b.ObjectLock, RetentionDays: b.RetentionDays}
 }

@@ -155,3 +155,40 @@ func mustJSON(v any) string {
 	}
 	return string(b)
 }
+
+func TestRetentionOps(t *testing.T) {
+	r, _ := newRegistry(t)
+	ops := Ops(r)
+	_, err := call(t, ops, "CreateBucket", owner, false, `{"Bucket":"plain-logs","RetentionDays":7}`)
+	wantCode(t, "CreateBucket(retention without Object Lock)", err, CodeInvalidRequest)
+	if _, ok := r.Get("plain-logs"); ok {
+		t.Error("a refused CreateBucket made the bucket")
+	}
+	_, err = call(t, ops, "CreateBucket", owner, false, `{"Bucket":"locked-logs","ObjectLockEnabled":true,"RetentionDays":36501}`)
+	wantCode(t, "CreateBucket(retention over 100 years)", err, CodeInvalidArgument)
+	out, err := call(t, ops, "CreateBucket", owner, false, `{"Bucket":"locked-logs","ObjectLockEnabled":true,"RetentionDays":30}`)
+	if err != nil || out["RetentionDays"] != 30.0 {
+		t.Fatalf("CreateBucket with retention: %v %v", out, err)
+	}
+	call(t, ops, "CreateBucket", owner, false, `{"Bucket":"plain-logs"}`)
+
+	_, err = call(t, ops, "PutBucketRetention", owner, false, `{"Bucket":"plain-logs","RetentionDays":1}`)
+	wantCode(t, "PutBucketRetention(no Object Lock)", err, CodeInvalidRequest)
+	_, err = call(t, ops, "PutBucketRetention", stranger, false, `{"Bucket":"locked-logs","RetentionDays":1}`)
+	wantCode(t, "PutBucketRetention(stranger)", err, awsapi.CodeAccessDenied)
+	_, err = call(t, ops, "PutBucketRetention", owner, false, `{"Bucket":"locked-logs","RetentionDays":-1}`)
+	wantCode(t, "PutBucketRetention(-1)", err, CodeInvalidArgument)
+	if _, err := call(t, ops, "PutBucketRetention", owner, false, `{"Bucket":"locked-logs","RetentionDays":365}`); err != nil {
+		t.Fatal(err)
+	}
+	if keep, _ := r.Retention("locked-logs"); keep.Hours() != 365*24 {
+		t.Errorf("retention after PutBucketRetention: %v", keep)
+	}
+	out, _ = call(t, ops, "ListBuckets", owner, false, `{}`)
+	for _, b := range out["Buckets"].([]any) {
+		b := b.(map[string]any)
+		if want := map[string]any{"locked-logs": 365.0, "plain-logs": nil}[b["Name"].(string)]; b["RetentionDays"] != want {
+			t.Errorf("ListBuckets: %s has RetentionDays %v, want %v", b["Name"], b["RetentionDays"], want)
+		}
+	}
+}

@@ -44,6 +44,13 @@ func (m *Mem) SetFailure(err error) {
 	m.fail = err
 }
 
+// SetClock sets the clock retention is judged by (time.Now by default).
+func (m *Mem) SetClock(now func() time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.now = now
+}
+
 // Puts counts the Puts that succeeded, including those that found a
 // retained identical object.
 func (m *Mem) Puts() int {

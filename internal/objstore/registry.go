@@ -31,7 +31,13 @@ type Bucket struct {
 	// Policy is an S3 bucket policy (JSON), may be empty.
 	Policy     string `json:"Policy,omitempty"`
 	ObjectLock bool   `json:"ObjectLock,omitempty"`
+	// RetentionDays, when above zero, is how long every log and digest
+	// file delivered here is retained; zero means the server's default.
+	RetentionDays int `json:"RetentionDays,omitempty"`
 }
+
+// MaxRetentionDays bounds a retention period, as S3 does (100 years).
+const MaxRetentionDays = 36500
 
 type registered struct {
 	Bucket
@@ -45,6 +51,9 @@ type Registry struct {
 	backends map[string]Store
 	def      string
 	now      func() time.Time
+	// retention is the server's default retention in days for buckets
+	// without their own; buckets made while it is set get Object Lock.
+	retention int
 
 	mu       sync.RWMutex
 	buckets  map[string]*registered
@@ -94,6 +103,71 @@ func (r *Registry) put(b Bucket) error {
 	return nil
 }
 
+// SetDefaultRetention sets the retention of files delivered into buckets
+// that have no retention of their own. While it is above zero, new
+// buckets are made with Object Lock.
+func (r *Registry) SetDefaultRetention(days int) error {
+	if days < 0 || days > MaxRetentionDays {
+		return fmt.Errorf("%w: %d days", ErrInvalidRetention, days)
+	}
+	r.mu.Lock()
+	r.retention = days
+	r.mu.Unlock()
+	return nil
+}
+
+// ErrInvalidRetention is a retention period outside 0..MaxRetentionDays.
+var ErrInvalidRetention = errors.New("retention must be between 0 and 36500 days")
+
+// SetRetention sets a bucket's own retention in days; 0 returns it to the
+// server's default. The bucket must have Object Lock. Files already
+// delivered keep the retention they were written with.
+func (r *Registry) SetRetention(name string, days int) error {
+	if days < 0 || days > MaxRetentionDays {
+		return fmt.Errorf("%w: %d days", ErrInvalidRetention, days)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.buckets[name]
+	if !ok {
+		return fmt.Errorf("bucket %s: %w", name, ErrNoSuchBucket)
+	}
+	if days > 0 && !e.ObjectLock {
+		return fmt.Errorf("bucket %s: %w", name, ErrNoObjectLock)
+	}
+	b := e.copy()
+	b.RetentionDays = days
+	if err := r.put(b); err != nil {
+		return err
+	}
+	e.Bucket = b
+	return nil
+}
+
+// Retention returns how long a file delivered into the bucket now must be
+// retained: the bucket's own period, else the server's default; zero for
+// none. A bucket without Object Lock under a server default is an error
+// wrapping ErrNoObjectLock, so that nothing is delivered unprotected.
+func (r *Registry) Retention(name string) (time.Duration, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e, ok := r.buckets[name]
+	if !ok {
+		return 0, fmt.Errorf("bucket %s: %w", name, ErrNoSuchBucket)
+	}
+	days := e.RetentionDays
+	if days == 0 {
+		days = r.retention
+	}
+	if days == 0 {
+		return 0, nil
+	}
+	if !e.ObjectLock {
+		return 0, fmt.Errorf("bucket %s: %w; the server retains every delivered file %d days", name, ErrNoObjectLock, days)
+	}
+	return time.Duration(days) * 24 * time.Hour, nil
+}
+
 // Create registers a new bucket for owner and makes it on the default
 // backend. A bucket the backend already has (made by hand, or by a Create
 // that failed before registering it) is adopted.
@@ -121,6 +195,7 @@ func (r *Registry) CreateOn(ctx context.Context, backendName, owner, name string
 		return Bucket{}, fmt.Errorf("owner %q: %w", owner, ErrInvalidAccount)
 	}
 	r.mu.Lock()
+	objectLock = objectLock || r.retention > 0
 	if _, ok := r.buckets[name]; ok || r.creating[name] {
 		r.mu.Unlock()
 		return Bucket{}, fmt.Errorf("bucket %s: %w", name, ErrBucketExists)

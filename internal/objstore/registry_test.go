@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -324,5 +325,83 @@ func TestCreateOnNamedBackend(t *testing.T) {
 	}
 	if got := r.Backends(); len(got) != 2 || got[0] != "fs" || got[1] != "s3" {
 		t.Fatalf("Backends() = %v", got)
+	}
+}
+
+func TestRegistryRetention(t *testing.T) {
+	ctx := t.Context()
+	fs := vfs.NewMem()
+	db := openDB(t, fs)
+	backends := map[string]Store{"mem": NewMem()}
+	r, err := OpenRegistry(db, backends, "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Create(ctx, "111111111111", "plain", false)
+	r.Create(ctx, "111111111111", "locked", true)
+	day := 24 * time.Hour
+
+	// Without a server default, only a bucket's own period retains.
+	for _, name := range []string{"plain", "locked"} {
+		if keep, err := r.Retention(name); keep != 0 || err != nil {
+			t.Errorf("Retention(%s) = %v, %v; want none", name, keep, err)
+		}
+	}
+	if err := r.SetRetention("plain", 7); !errors.Is(err, ErrNoObjectLock) {
+		t.Errorf("SetRetention on a bucket without Object Lock: %v", err)
+	}
+	for _, days := range []int{-1, MaxRetentionDays + 1} {
+		if err := r.SetRetention("locked", days); !errors.Is(err, ErrInvalidRetention) {
+			t.Errorf("SetRetention(%d): %v", days, err)
+		}
+		if err := r.SetDefaultRetention(days); !errors.Is(err, ErrInvalidRetention) {
+			t.Errorf("SetDefaultRetention(%d): %v", days, err)
+		}
+	}
+	if err := r.SetRetention("missing", 7); !errors.Is(err, ErrNoSuchBucket) {
+		t.Errorf("SetRetention on a missing bucket: %v", err)
+	}
+	if err := r.SetRetention("locked", 7); err != nil {
+		t.Fatal(err)
+	}
+	if keep, err := r.Retention("locked"); keep != 7*day || err != nil {
+		t.Errorf("Retention(locked) = %v, %v; want 7 days", keep, err)
+	}
+
+	// A server default applies where a bucket has none, refuses to leave
+	// files unprotected in a bucket without Object Lock, and gives new
+	// buckets Object Lock.
+	if err := r.SetDefaultRetention(30); err != nil {
+		t.Fatal(err)
+	}
+	if keep, _ := r.Retention("locked"); keep != 7*day {
+		t.Errorf("the bucket's own period lost to the default: %v", keep)
+	}
+	if _, err := r.Retention("plain"); !errors.Is(err, ErrNoObjectLock) {
+		t.Errorf("Retention(plain) under a default: %v, want ErrNoObjectLock", err)
+	}
+	b, err := r.Create(ctx, "111111111111", "new-logs", false)
+	if err != nil || !b.ObjectLock {
+		t.Fatalf("a bucket made under a default: %+v, %v; want Object Lock", b, err)
+	}
+	if keep, err := r.Retention("new-logs"); keep != 30*day || err != nil {
+		t.Errorf("Retention(new-logs) = %v, %v; want 30 days", keep, err)
+	}
+	if err := r.SetRetention("locked", 0); err != nil {
+		t.Fatal(err)
+	}
+	if keep, _ := r.Retention("locked"); keep != 30*day {
+		t.Errorf("after returning to the default: %v", keep)
+	}
+	r.SetRetention("new-logs", 400)
+	db.Close()
+
+	db = openDB(t, fs)
+	defer db.Close()
+	if r, err = OpenRegistry(db, backends, "mem"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := r.Get("new-logs"); b.RetentionDays != 400 || !b.ObjectLock {
+		t.Errorf("after reopen: %+v", b)
 	}
 }

@@ -108,41 +108,25 @@ func (s *S3) BucketExists(ctx context.Context, bucket string) (bool, error) {
 
 // Put implements Store. S3 itself would accept a Put over a retained
 // object in a versioned bucket, hiding the retained version behind a new
-// one; cairn asks first, so that every backend refuses alike.
+// one; cairn refuses instead, so that every backend behaves alike. The
+// first PUT is conditional (If-None-Match: *), so that writing a new key
+// (nearly every write) takes one round trip; only when the key exists does
+// cairn look at the object there.
 func (s *S3) Put(ctx context.Context, bucket, key string, body []byte, o PutOptions) error {
 	if err := CheckKey(key); err != nil {
 		return err
-	}
-	locked, etag, err := s.retained(ctx, bucket, key)
-	if err != nil {
-		return err
-	}
-	if locked {
-		same := etag == ETag(body)
-		if !same && !isMD5ETag(etag) {
-			// Multipart or encrypted objects have other ETags: compare bodies.
-			obj, err := s.Get(ctx, bucket, key)
-			if err != nil {
-				return err
-			}
-			same = bytes.Equal(obj.Body, body)
-		}
-		if same {
-			return nil
-		}
-		return fmt.Errorf("put %s/%s: %w", bucket, key, ErrObjectLocked)
 	}
 	sum := md5.Sum(body)
 	in := &s3.PutObjectInput{
 		Bucket:        aws.String(bucket),
 		Key:           aws.String(key),
-		Body:          bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))),
 		// Object Lock PUTs need Content-MD5 or a checksum. The SDK adds a
 		// CRC32 too, but some S3-compatible services only know MD5, and
 		// it also checks the body end to end.
-		ContentMD5: aws.String(base64.StdEncoding.EncodeToString(sum[:])),
-		Metadata:   lowerKeys(o.Metadata),
+		ContentMD5:  aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+		Metadata:    lowerKeys(o.Metadata),
+		IfNoneMatch: aws.String("*"),
 	}
 	if o.ContentType != "" {
 		in.ContentType = aws.String(o.ContentType)
@@ -154,10 +138,53 @@ func (s *S3) Put(ctx context.Context, bucket, key string, body []byte, o PutOpti
 		in.ObjectLockMode = types.ObjectLockModeCompliance
 		in.ObjectLockRetainUntilDate = aws.Time(o.RetainUntil.UTC())
 	}
+	err := s.put(ctx, in, body)
+	if !isPreconditionFailed(err) {
+		return err
+	}
+	locked, etag, err := s.retained(ctx, bucket, key)
+	if err != nil {
+		return err
+	}
+	same := etag == ETag(body)
+	if !same && locked && !isMD5ETag(etag) {
+		// Multipart or encrypted objects have other ETags: compare bodies.
+		obj, err := s.Get(ctx, bucket, key)
+		if err != nil {
+			return err
+		}
+		same = bytes.Equal(obj.Body, body)
+	}
+	switch {
+	case same:
+		return nil
+	case locked:
+		return fmt.Errorf("put %s/%s: %w", bucket, key, ErrObjectLocked)
+	}
+	in.IfNoneMatch = nil
+	return s.put(ctx, in, body)
+}
+
+func (s *S3) put(ctx context.Context, in *s3.PutObjectInput, body []byte) error {
+	in.Body = bytes.NewReader(body)
 	if _, err := s.client.PutObject(ctx, in); err != nil {
-		return mapS3Error("put", bucket, key, err)
+		return mapS3Error("put", aws.ToString(in.Bucket), aws.ToString(in.Key), err)
 	}
 	return nil
+}
+
+// isPreconditionFailed reports a conditional write refused because the key
+// exists (S3 answers 412; a write racing another may get 409).
+func isPreconditionFailed(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "PreconditionFailed", "ConditionalRequestConflict":
+		return true
+	}
+	return false
 }
 
 // retained reports whether the current version of an object is protected

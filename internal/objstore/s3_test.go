@@ -57,6 +57,21 @@ func TestS3RetentionIsObjectLock(t *testing.T) {
 	if _, err := raw.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("locked"), Key: aws.String("f.json.gz"), VersionId: h.VersionId}); err == nil {
 		t.Error("S3 deleted a retained version")
 	}
+	// A replay of the same bytes leaves the one version there; a different
+	// body is refused before it reaches S3.
+	if err := st.Put(ctx, "locked", "f.json.gz", []byte("log"), objstore.PutOptions{RetainUntil: until.Add(time.Hour)}); err != nil {
+		t.Fatalf("identical replay: %v", err)
+	}
+	if err := st.Put(ctx, "locked", "f.json.gz", []byte("forged"), objstore.PutOptions{}); !errors.Is(err, objstore.ErrObjectLocked) {
+		t.Fatalf("different body over a retained object: %v, want ErrObjectLocked", err)
+	}
+	vs, err := raw.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String("locked"), Prefix: aws.String("f.json.gz")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs.Versions) != 1 || aws.ToString(vs.Versions[0].VersionId) != aws.ToString(h.VersionId) || len(vs.DeleteMarkers) != 0 {
+		t.Errorf("versions after replays: %d versions, %d delete markers; want only the first", len(vs.Versions), len(vs.DeleteMarkers))
+	}
 }
 
 // An outage is an error, not a hang, and the store works again once the

@@ -47,6 +47,10 @@ type Config struct {
 	DeliveryInterval time.Duration
 	// DigestInterval is the span of a digest file (AWS: an hour).
 	DigestInterval time.Duration
+	// ObjectLockDays, when above zero, retains every delivered log and
+	// digest file that long in buckets without a retention of their own
+	// (S3 Object Lock in COMPLIANCE mode; read-only files on fs).
+	ObjectLockDays int
 	// S3Endpoint, if set, is where new trail buckets live; else they are
 	// directories under DataDir/buckets.
 	S3Endpoint        string
@@ -86,8 +90,11 @@ func (c Config) Validate() error {
 	if c.DeliveryInterval < time.Second {
 		return errors.New("--delivery-interval must be at least 1s")
 	}
-	if c.DigestInterval < time.Minute {
-		return errors.New("--digest-interval must be at least 1m")
+	if c.DigestInterval < time.Second {
+		return errors.New("--digest-interval must be at least 1s")
+	}
+	if c.ObjectLockDays < 0 || c.ObjectLockDays > objstore.MaxRetentionDays {
+		return fmt.Errorf("--object-lock-days must be between 0 and %d", objstore.MaxRetentionDays)
 	}
 	if c.S3Endpoint != "" && (c.S3AccessKeyID == "" || c.S3SecretAccessKey == "") {
 		return errors.New("--s3-endpoint needs CAIRN_S3_ACCESS_KEY_ID and CAIRN_S3_SECRET_ACCESS_KEY")

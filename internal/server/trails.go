@@ -37,6 +37,9 @@ func (s *Server) openTrails(cfg Config, log *slog.Logger) error {
 	if s.buckets, err = objstore.OpenRegistry(s.ledgerDB, backends, def); err != nil {
 		return fmt.Errorf("buckets: %w", err)
 	}
+	if err := s.buckets.SetDefaultRetention(cfg.ObjectLockDays); err != nil {
+		return fmt.Errorf("buckets: %w", err)
+	}
 	if s.topics, err = notify.OpenTopics(s.ledgerDB); err != nil {
 		return fmt.Errorf("topics: %w", err)
 	}
