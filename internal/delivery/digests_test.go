@@ -3,7 +3,9 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,5 +191,144 @@ func TestRetainedFiles(t *testing.T) {
 	locked.SetClock(func() time.Time { return clock.Add(24*time.Hour + time.Second) })
 	if err := locked.Delete(ctx, "logs", infos[0].Key); err != nil {
 		t.Errorf("delete after the retention: %v", err)
+	}
+}
+
+// crashingStore dies at its at-th Put, before or after the object lands,
+// and fails every Put after it, as a process killed there would.
+type crashingStore struct {
+	objstore.Store
+	at      int64
+	after   bool
+	n       atomic.Int64
+	crashed atomic.Bool
+}
+
+var errCrashed = errors.New("crashed")
+
+func (s *crashingStore) Put(ctx context.Context, bucket, key string, body []byte, o objstore.PutOptions) error {
+	if s.crashed.Load() {
+		return errCrashed
+	}
+	if s.n.Add(1) == s.at {
+		s.crashed.Store(true)
+		if s.after {
+			if err := s.Store.Put(ctx, bucket, key, body, o); err != nil {
+				return err
+			}
+		}
+		return errCrashed
+	}
+	return s.Store.Put(ctx, bucket, key, body, o)
+}
+
+// TestDigestChainSurvivesACrashAtEveryWrite kills delivery at each of its
+// writes in turn, before and after the object lands, and restarts it. The
+// bucket retains every file, so a replay that wrote different bytes
+// would be refused; the chain must validate whole every time, with every
+// event in exactly one log file.
+func TestDigestChainSurvivesACrashAtEveryWrite(t *testing.T) {
+	ctx := context.Background()
+	keys, err := digest.OpenKeyring(t.TempDir(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	run := func(t *testing.T, at int64, after bool) (puts int64) {
+		f := newFixture(t)
+		locked := objstore.NewMem()
+		if err := locked.CreateBucket(ctx, "logs", true); err != nil {
+			t.Fatal(err)
+		}
+		f.mem = locked
+		f.buckets.keep.Store(int64(365 * 24 * time.Hour))
+		cs := &crashingStore{Store: locked, at: at, after: after}
+		f.buckets.st = cs
+		clock := start
+		tr := f.trail("signed", func(t *trail.Trail) { t.LogFileValidationEnabled = true; t.IsMultiRegionTrail = true })
+		deliverer := func() *Deliverer {
+			d := f.deliverer(Config{DigestInterval: 10 * time.Minute, Signer: keys, MaxFileBytes: 1 << 20, MaxBatchBytes: 1 << 20, Uploads: 1})
+			d.now = func() time.Time { return clock }
+			return d
+		}
+		d := deliverer()
+		pass := func() {
+			t.Helper()
+			if _, err := d.pass(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if cs.crashed.Load() && f.buckets.st == cs {
+				f.close()
+				f.open()
+				f.buckets.st = locked
+				d = deliverer()
+				if _, err := d.pass(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		pass()
+		var want []string
+		for step := range 9 {
+			if step%4 != 2 { // some intervals have no events
+				want = append(want, f.add(
+					ev{account: "111111111111", region: "us-east-1", source: "ec2.amazonaws.com", name: "RunInstances"},
+					ev{account: "111111111111", region: "eu-west-1", source: "ec2.amazonaws.com", name: "RunInstances"})...)
+			}
+			clock = clock.Add(4 * time.Minute)
+			pass()
+		}
+		tr.IsLogging = false
+		tr.Windows[0].To = f.ledger.Last()
+		if err := f.trails.Put(tr); err != nil {
+			t.Fatal(err)
+		}
+		clock = clock.Add(time.Minute)
+		pass()
+		if st := d.Status(tr.ID); st.LatestDeliveryError != "" || st.LatestDigestDeliveryError != "" || len(d.stateOf(tr.ID).Chains) != 0 {
+			t.Fatalf("crash at put %d (after=%v): delivery did not finish: %+v", at, after, st)
+		}
+
+		fp := map[string][]byte{}
+		for _, r := range []string{"us-east-1", "eu-west-1"} {
+			k, _ := keys.Current(r, clock)
+			fp[k.Fingerprint()] = k.DER
+		}
+		v := &digest.Validator{Store: locked, Keys: fp}
+		infos, _ := locked.List(ctx, "logs", "", "", 1000)
+		var logs, digests int
+		for _, info := range infos {
+			if strings.Contains(info.Key, "/CloudTrail-Digest/") {
+				digests++
+			} else {
+				logs++
+			}
+		}
+		var rep digest.Report
+		for _, r := range []string{"us-east-1", "eu-west-1"} {
+			got, err := v.Validate(ctx, digest.Trail{Bucket: "logs", Account: "111111111111", Region: r, Name: "signed", HomeRegion: "us-east-1"}, start, clock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.OK() || len(got.Gaps) != 0 {
+				t.Fatalf("crash at put %d (after=%v): %s: %+v", at, after, r, got)
+			}
+			rep.ValidDigests += got.ValidDigests
+			rep.ValidLogs += got.ValidLogs
+		}
+		if rep.ValidDigests != digests || rep.ValidLogs != logs {
+			t.Fatalf("crash at put %d (after=%v): validated %d digests and %d logs of %d and %d in the bucket", at, after, rep.ValidDigests, rep.ValidLogs, digests, logs)
+		}
+		equal(t, fmt.Sprintf("crash at put %d (after=%v)", at, after), ids(f.delivered("AWSLogs/111111111111/CloudTrail/")), want)
+		return cs.n.Load()
+	}
+	total := run(t, 0, false)
+	if total < 20 {
+		t.Fatalf("only %d writes in the script", total)
+	}
+	for at := int64(1); at <= total; at++ {
+		for _, after := range []bool{false, true} {
+			run(t, at, after)
+		}
 	}
 }
