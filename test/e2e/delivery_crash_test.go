@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -23,6 +24,11 @@ import (
 // in the end. Afterwards, for every trail, the multiset of eventIDs in its
 // files equals the set of acknowledged events its selectors choose: no
 // gap, no duplicate.
+//
+// The trail "all" has log file validation with two-second digests, so
+// many kills land while digests are cut and written, and the bucket has
+// Object Lock, so that a replay writing different bytes would be refused.
+// Its digest chain must validate whole, unbroken, naming every log file.
 func TestDeliveryExactlyOnceAcrossCrashes(t *testing.T) {
 	const (
 		acct      = "220000000001"
@@ -31,11 +37,12 @@ func TestDeliveryExactlyOnceAcrossCrashes(t *testing.T) {
 	)
 	m := miniotest.Start(t)
 	dir := t.TempDir()
-	n := deliveryNode(t, dir, m)
+	n := deliveryNode(t, dir, m, "--digest-interval", "2s")
 	k := n.tenantKey(acct, "")
-	n.mustRun("buckets", "create", "crash-logs", "--account-id", acct)
+	n.mustRun("buckets", "create", "crash-logs", "--account-id", acct, "--object-lock", "--retention-days", "1")
 	cli := newCTCLI(t, n, k)
-	cli.ok("create-trail", "--name", "all", "--s3-bucket-name", "crash-logs", "--s3-key-prefix", "all")
+	arn := cli.ok("create-trail", "--name", "all", "--s3-bucket-name", "crash-logs", "--s3-key-prefix", "all", "--enable-log-file-validation")["TrailARN"].(string)
+	validFrom := time.Now().UTC().Add(-time.Second).Format(time.RFC3339)
 	cli.ok("create-trail", "--name", "writes", "--s3-bucket-name", "crash-logs", "--s3-key-prefix", "writes")
 	cli.ok("put-event-selectors", "--trail-name", "writes", "--event-selectors", `[{"ReadWriteType":"WriteOnly"}]`)
 	cli.ok("create-trail", "--name", "reads", "--s3-bucket-name", "crash-logs", "--s3-key-prefix", "reads", "--is-multi-region-trail")
@@ -111,7 +118,7 @@ func TestDeliveryExactlyOnceAcrossCrashes(t *testing.T) {
 			t.Logf("MinIO restarted")
 		}
 		n.kill()
-		n = deliveryNode(t, dir, m)
+		n = deliveryNode(t, dir, m, "--digest-interval", "2s")
 		target.Store(keyClient(t, n.endpoint, k, "us-east-1", ""))
 		cli.endpoint = n.endpoint
 		t.Logf("kill %d", round)
@@ -145,7 +152,7 @@ func TestDeliveryExactlyOnceAcrossCrashes(t *testing.T) {
 		var got []string
 		waitFor(t, 60*time.Second, "trail "+name+" to catch up", func() bool {
 			got = got[:0]
-			for _, id := range eventIDs(readLogs(t, st, "crash-logs", name+"/")) {
+			for _, id := range eventIDs(readLogs(t, st, "crash-logs", name+"/AWSLogs/"+acct+"/CloudTrail/")) {
 				if probe(id) {
 					got = append(got, id)
 				}
@@ -158,7 +165,7 @@ func TestDeliveryExactlyOnceAcrossCrashes(t *testing.T) {
 				name, len(got), len(want[name]), len(missing), firstFew(missing), len(extra), firstFew(extra))
 		}
 		// No record at all, probe or cairn's own audit, is in two files.
-		ids := eventIDs(readLogs(t, st, "crash-logs", name+"/"))
+		ids := eventIDs(readLogs(t, st, "crash-logs", name+"/AWSLogs/"+acct+"/CloudTrail/"))
 		for i := 1; i < len(ids); i++ {
 			if ids[i] == ids[i-1] {
 				t.Errorf("trail %s delivered %s twice", name, ids[i])
@@ -166,6 +173,41 @@ func TestDeliveryExactlyOnceAcrossCrashes(t *testing.T) {
 		}
 	}
 	t.Logf("%d events acknowledged across %d kills and a MinIO outage", len(all), kills)
+
+	// The digest chain of "all": stop logging for a final digest, then
+	// validate it all.
+	stopped := time.Now()
+	cli.ok("stop-logging", "--name", "all")
+	waitFor(t, 60*time.Second, "the final digest", func() bool {
+		s := cli.ok("get-trail-status", "--name", "all")
+		return parseCLITime(s["LatestDigestDeliveryTime"]).After(stopped) && s["LatestDigestDeliveryError"] == nil
+	})
+	infos, err := st.List(ctxT(t), "crash-logs", "all/", "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var digests, logs int
+	for len(infos) > 0 {
+		for _, o := range infos {
+			if strings.Contains(o.Key, "/CloudTrail-Digest/") {
+				digests++
+			} else {
+				logs++
+			}
+		}
+		if infos, err = st.List(ctxT(t), "crash-logs", "all/", infos[len(infos)-1].Key, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(cairnBin, "validate-logs", "--endpoint", n.endpoint, "--trail-arn", arn, "--start-time", validFrom, "--s3-endpoint", m.Endpoint)
+	cmd.Env = append(cli.env, "CAIRN_S3_ACCESS_KEY_ID="+m.AccessKey, "CAIRN_S3_SECRET_ACCESS_KEY="+m.SecretKey)
+	out, err := cmd.CombinedOutput()
+	d, l := summary(string(out))
+	if err != nil || strings.Contains(string(out), "No log files were delivered") ||
+		d != fmt.Sprintf("%d/%d digest files valid", digests, digests) || l != fmt.Sprintf("%d/%d log files valid", logs, logs) {
+		t.Fatalf("cairn validate-logs after the kills (%v), want all %d digests and %d log files valid in one chain:\n%s", err, digests, logs, out)
+	}
+	t.Logf("%s, %s", d, l)
 }
 
 // diffSorted returns what is in want but not got, and what got has beyond
