@@ -117,6 +117,7 @@ func runBenchDelivery(ctx context.Context, args []string) error {
 	batch := fs.Int("batch", 500, "records per call")
 	workers := fs.Int("workers", 4, "calls in flight")
 	backlog := fs.Bool("backlog", false, "hold delivery back until every record is in, then time the catch-up")
+	validation := fs.Bool("validation", false, "turn on log file validation for every trail (digests at the server's --digest-interval)")
 	seed := fs.Int64("seed", 1, "generator seed")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -133,8 +134,8 @@ func runBenchDelivery(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	o := bench.DeliveryOptions{Trails: *trails, Events: *events, Rate: *rate, Batch: *batch, Workers: *workers, Backlog: *backlog, Seed: *seed, Bucket: st}
-	fmt.Fprintf(os.Stderr, "bench delivery: %d events, %d trails, rate %d/s, backlog %v, to %s\n", o.Events, o.Trails, o.Rate, o.Backlog, c.Endpoint())
+	o := bench.DeliveryOptions{Trails: *trails, Events: *events, Rate: *rate, Batch: *batch, Workers: *workers, Backlog: *backlog, Validation: *validation, Seed: *seed, Bucket: st}
+	fmt.Fprintf(os.Stderr, "bench delivery: %d events, %d trails, rate %d/s, backlog %v, validation %v, to %s\n", o.Events, o.Trails, o.Rate, o.Backlog, o.Validation, c.Endpoint())
 	r, err := bench.Delivery(ctx, c, o, os.Stderr)
 	if err != nil {
 		return err
@@ -145,6 +146,9 @@ func runBenchDelivery(ctx context.Context, args []string) error {
 		fmt.Printf("visible after    %s (acknowledgement → object in the bucket, first trail)\n", r.Visible)
 		fmt.Printf("delivery rate    %.0f events/s (first trail; %.1fs to the last event)\n", r.DeliveryRate, r.CatchUp.Seconds())
 		fmt.Printf("delivered        %v events per trail in %d files\n", r.Delivered, r.Files)
+		if o.Validation {
+			fmt.Printf("digests          %d\n", r.Digests)
+		}
 		fmt.Printf("server CPU       %.1f s\n", r.ServerCPU)
 		fmt.Printf("server max RSS   %.0f MiB\n", r.MaxRSSBytes/(1<<20))
 	})

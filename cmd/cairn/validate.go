@@ -35,6 +35,7 @@ func runValidateLogs(ctx context.Context, args []string) error {
 	prefix := fs.String("s3-prefix", "", "the key prefix, with --s3-bucket")
 	account := fs.String("account-id", "", "the account whose files to validate (organization trails: a member)")
 	verbose := fs.Bool("verbose", false, "print every valid file too")
+	unlisted := fs.Bool("unlisted", false, "also report log files in the trail's folders that were written while its digests ran but that no digest lists (files put there by someone else); only for a trail whose key prefix no other trail shares")
 	s3Endpoint := fs.String("s3-endpoint", os.Getenv("AWS_ENDPOINT_URL_S3"), "S3 endpoint of the bucket (default $AWS_ENDPOINT_URL_S3)")
 	bucketDir := fs.String("bucket-dir", "", "read buckets from this directory instead of S3 (a server's <data-dir>/buckets)")
 	keysFile := fs.String("public-keys", "", "JSON output of `aws cloudtrail list-public-keys` to use instead of asking the server (to validate AWS's own digests)")
@@ -128,7 +129,7 @@ func runValidateLogs(ctx context.Context, args []string) error {
 		}
 	}
 	fmt.Printf("Validating log files for trail %s between %s and %s\n\n", *arn, start.Format(digest.TimeFormat), end.Format(digest.TimeFormat))
-	v := &digest.Validator{Store: store, Keys: keys, Emit: func(r digest.Result) {
+	v := &digest.Validator{Store: store, Keys: keys, Unlisted: *unlisted, Emit: func(r digest.Result) {
 		if !r.Valid {
 			fmt.Fprintf(os.Stderr, "%s\n\n", r)
 		} else if *verbose {

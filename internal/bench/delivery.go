@@ -59,7 +59,10 @@ type DeliveryOptions struct {
 	// trails' account) until every event is in, then lifts it and times
 	// the catch-up: the delivery rate without ingest competing.
 	Backlog bool
-	Seed    int64
+	// Validation turns on log file validation for every trail: digests
+	// are written and signed as the server's --digest-interval says.
+	Validation bool
+	Seed       int64
 	// Bucket reads the delivered files: the same S3 endpoint the server
 	// delivers to.
 	Bucket objstore.Store
@@ -76,6 +79,8 @@ type DeliveryResult struct {
 	// Delivered counts the events in each trail's files.
 	Delivered []int
 	Files     int
+	// Digests counts the digest files of every trail.
+	Digests int
 	// DeliveryRate is the first trail's events per second from the
 	// first acknowledgement to its last event visible; with Backlog, the
 	// events of all trails per second from the lifting of the block to
@@ -144,7 +149,7 @@ func Delivery(ctx context.Context, admin *client.Client, o DeliveryOptions, prog
 	open := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::%s/*"}]}`, bucket)
 	for i := range o.Trails {
 		name := fmt.Sprintf("trail%d", i)
-		in := map[string]any{"Name": name, "S3BucketName": bucket, "S3KeyPrefix": name, "IsMultiRegionTrail": true, "IsOrganizationTrail": i >= 5}
+		in := map[string]any{"Name": name, "S3BucketName": bucket, "S3KeyPrefix": name, "IsMultiRegionTrail": true, "IsOrganizationTrail": i >= 5, "EnableLogFileValidation": o.Validation}
 		if err := trailClient(i).Call(ctx, ctTarget, "CreateTrail", in, nil); err != nil {
 			return res, fmt.Errorf("create trail %s: %w", name, err)
 		}
@@ -194,7 +199,7 @@ func Delivery(ctx context.Context, admin *client.Client, o DeliveryOptions, prog
 			infos, err := listAll(watchCtx, o.Bucket, bucket, "trail0/")
 			if err == nil {
 				for _, info := range infos {
-					if known[info.Key] {
+					if known[info.Key] || isDigest(info.Key) {
 						continue
 					}
 					obj, err := o.Bucket.Get(watchCtx, bucket, info.Key)
@@ -354,11 +359,11 @@ func Delivery(ctx context.Context, admin *client.Client, o DeliveryOptions, prog
 	counted := map[string]int{}
 	for stable < 3 {
 		time.Sleep(time.Second)
-		total, per, files, err := countDelivered(ctx, o.Bucket, bucket, o.Trails, counted)
+		total, per, files, digests, err := countDelivered(ctx, o.Bucket, bucket, o.Trails, counted)
 		if err != nil {
 			return res, err
 		}
-		res.Delivered, res.Files = per, files
+		res.Delivered, res.Files, res.Digests = per, files, digests
 		if total == prev {
 			stable++
 		} else {
@@ -416,24 +421,28 @@ func recordIDs(gz []byte) ([]string, error) {
 
 // countDelivered counts the records of every trail's files; counted
 // remembers files already read.
-func countDelivered(ctx context.Context, st objstore.Store, bucket string, trails int, counted map[string]int) (total int, per []int, files int, err error) {
+func countDelivered(ctx context.Context, st objstore.Store, bucket string, trails int, counted map[string]int) (total int, per []int, files, digests int, err error) {
 	per = make([]int, trails)
 	for i := range trails {
 		infos, err := listAll(ctx, st, bucket, fmt.Sprintf("trail%d/", i))
 		if err != nil {
-			return 0, nil, 0, err
+			return 0, nil, 0, 0, err
 		}
-		files += len(infos)
 		for _, info := range infos {
+			if isDigest(info.Key) {
+				digests++
+				continue
+			}
+			files++
 			n, ok := counted[info.Key]
 			if !ok {
 				obj, err := st.Get(ctx, bucket, info.Key)
 				if err != nil {
-					return 0, nil, 0, err
+					return 0, nil, 0, 0, err
 				}
 				ids, err := recordIDs(obj.Body)
 				if err != nil {
-					return 0, nil, 0, fmt.Errorf("%s: %w", info.Key, err)
+					return 0, nil, 0, 0, fmt.Errorf("%s: %w", info.Key, err)
 				}
 				n = len(ids)
 				counted[info.Key] = n
@@ -442,8 +451,10 @@ func countDelivered(ctx context.Context, st objstore.Store, bucket string, trail
 			total += n
 		}
 	}
-	return total, per, files, nil
+	return total, per, files, digests, nil
 }
+
+func isDigest(key string) bool { return strings.Contains(key, "/CloudTrail-Digest/") }
 
 // scrape reads one unlabelled value from the server's /metrics.
 func scrape(endpoint, name string) float64 {

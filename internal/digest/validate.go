@@ -9,6 +9,7 @@ import (
 	"io"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cairn-audit/cairn/internal/objstore"
@@ -82,6 +83,23 @@ type Validator struct {
 	Keys map[string][]byte
 	// Emit, if set, is told every result as it is found.
 	Emit func(Result)
+	// Unlisted also reports log files that the digests should name but
+	// none does: files in the trail's log folders, written while a valid
+	// chain was running, that no digest lists — a file inserted into the
+	// bucket. Only for a trail whose key prefix no other trail shares,
+	// since log file names do not say which trail wrote them.
+	Unlisted bool
+}
+
+// UnlistedMargin is how far from the edges of the span a chain covers a
+// file must have been written to be reported as unlisted: a file
+// delivered just as a chain starts or ends may rightly be in none.
+const UnlistedMargin = 5 * time.Second
+
+// coverage is what a walk found the valid digests to cover.
+type coverage struct {
+	named map[string]bool // log files any readable digest lists
+	spans [][2]time.Time  // [start, end] of each valid digest
 }
 
 var digestName = regexp.MustCompile(`_(\d{8}T\d{6}Z)\.json\.gz$`)
@@ -91,7 +109,18 @@ var digestName = regexp.MustCompile(`_(\d{8}T\d{6}Z)\.json\.gz$`)
 // digest names, as `aws cloudtrail validate-logs` does. It goes further
 // than the AWS CLI in one respect: a digest's previousDigestHashValue and
 // previousDigestSignature must match the digest it points to.
+//
+// With Unlisted, it then reports log files no digest lists.
 func (v *Validator) Validate(ctx context.Context, t Trail, start, end time.Time) (Report, error) {
+	cov := &coverage{named: map[string]bool{}}
+	rep, err := v.walk(ctx, t, start, end, cov)
+	if err != nil || !v.Unlisted {
+		return rep, err
+	}
+	return rep, v.unlisted(ctx, t, &rep, cov)
+}
+
+func (v *Validator) walk(ctx context.Context, t Trail, start, end time.Time, cov *coverage) (Report, error) {
 	var rep Report
 	keys, err := v.listDigests(ctx, t, start, end)
 	if err != nil {
@@ -139,7 +168,9 @@ func (v *Validator) Validate(ctx context.Context, t Trail, start, end time.Time)
 		if rep.FoundStart.IsZero() || ds.Before(rep.FoundStart) {
 			rep.FoundStart = ds
 		}
+		cov.spans = append(cov.spans, [2]time.Time{ds, de})
 		for _, lf := range d.LogFiles {
+			cov.named[lf.S3Bucket+"/"+lf.S3Object] = true
 			r := v.checkLog(ctx, lf)
 			v.emit(r)
 			if r.Valid {
@@ -171,6 +202,60 @@ func (v *Validator) Validate(ctx context.Context, t Trail, start, end time.Time)
 			}
 		}
 	}
+}
+
+// unlisted reports the log files in t's folders that were written well
+// inside a span the valid digests cover and that no digest lists.
+func (v *Validator) unlisted(ctx context.Context, t Trail, rep *Report, cov *coverage) error {
+	if len(cov.spans) == 0 {
+		return nil
+	}
+	// Merge the spans of consecutive digests into the runs of each chain.
+	sort.Slice(cov.spans, func(i, j int) bool { return cov.spans[i][0].Before(cov.spans[j][0]) })
+	runs := [][2]time.Time{cov.spans[0]}
+	for _, s := range cov.spans[1:] {
+		last := &runs[len(runs)-1]
+		if !s[0].After(last[1]) {
+			if s[1].After(last[1]) {
+				last[1] = s[1]
+			}
+			continue
+		}
+		runs = append(runs, s)
+	}
+	inRun := func(at time.Time) bool {
+		for _, r := range runs {
+			if !at.Before(r[0].Add(UnlistedMargin)) && !at.After(r[1].Add(-UnlistedMargin)) {
+				return true
+			}
+		}
+		return false
+	}
+	base := strings.TrimSuffix(t.digestPrefix(), "CloudTrail-Digest/"+t.Region+"/") + "CloudTrail/" + t.Region + "/"
+	first, last := runs[0][0].UTC().Truncate(24*time.Hour), runs[len(runs)-1][1].UTC()
+	for day := first; !day.After(last); day = day.Add(24 * time.Hour) {
+		prefix := base + day.Format("2006/01/02/")
+		after := ""
+		for {
+			infos, err := v.Store.List(ctx, t.Bucket, prefix, after, 1000)
+			if err != nil {
+				return fmt.Errorf("list log files: %w", err)
+			}
+			for _, info := range infos {
+				after = info.Key
+				if cov.named[t.Bucket+"/"+info.Key] || !inRun(info.LastModified) {
+					continue
+				}
+				r := Result{Bucket: t.Bucket, Key: info.Key, Reason: "not in any digest"}
+				v.emit(r)
+				rep.InvalidLogs++
+			}
+			if len(infos) < 1000 {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // DigestSignature is what the digest says of itself in the next digest:

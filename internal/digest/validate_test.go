@@ -23,6 +23,7 @@ type chain struct {
 	psig  string
 	logs  []string
 	dkeys []string
+	clock time.Time // when the Mem store says objects are written
 }
 
 const bucket = "logs"
@@ -47,6 +48,7 @@ func (c *chain) hour(end time.Time, n int, restart bool) {
 	d := &Digest{AWSAccountID: c.tr.Account, DigestStartTime: FormatTime(end.Add(-time.Hour)), DigestEndTime: FormatTime(end),
 		DigestS3Bucket: bucket, DigestS3Object: Key(c.tr.Prefix, "", c.tr.Account, c.tr.Region, c.tr.Name, c.tr.HomeRegion, end),
 		DigestPublicKeyFingerprint: c.key.Fingerprint(), DigestSignatureAlgorithm: SignatureAlgorithm}
+	c.clock = end.Add(-time.Minute)
 	for i := range n {
 		body := []byte(`{"Records":[{"eventID":"` + end.Format("150405") + string(rune('a'+i)) + `"}]}`)
 		k := "AWSLogs/" + c.tr.Account + "/CloudTrail/" + c.tr.Region + "/" + end.Format("2006/01/02") + "/f-" + end.Format("150405") + string(rune('a'+i)) + ".json.gz"
@@ -84,6 +86,7 @@ func newChain(t *testing.T) (*chain, time.Time) {
 	}
 	c := &chain{t: t, st: objstore.NewMem(), key: k, tr: Trail{Bucket: bucket, Account: "111122223333", Region: "us-east-1", Name: "my-trail", HomeRegion: "us-east-1"}}
 	c.st.CreateBucket(context.Background(), bucket, false)
+	c.st.SetClock(func() time.Time { return c.clock })
 	c.hour(t0.Add(1*time.Hour), 2, true)
 	c.hour(t0.Add(2*time.Hour), 1, false)
 	c.hour(t0.Add(3*time.Hour), 0, false) // an hour without log files
@@ -192,6 +195,39 @@ func TestMutations(t *testing.T) {
 				t.Fatalf("want %q among\n%s", want, strings.Join(lines, "\n"))
 			}
 		})
+	}
+}
+
+// TestUnlisted: with Unlisted, a log file written into the trail's
+// folders while a chain ran, but named by no digest, is reported; files
+// written while no chain ran are not, and without Unlisted nothing is, as
+// with the AWS CLI.
+func TestUnlisted(t *testing.T) {
+	c, t0 := newChain(t)
+	inserted := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/22/inserted.json.gz"
+	c.clock = t0.Add(90 * time.Minute)
+	c.put(inserted, gz(t, []byte(`{"Records":[]}`)), nil)
+	c.clock = t0.Add(4*time.Hour + 30*time.Minute) // logging was stopped
+	c.put("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/22/while-stopped.json.gz", gz(t, []byte(`{"Records":[]}`)), nil)
+
+	rep, results := c.validate(t0)
+	if !rep.OK() {
+		t.Fatalf("without Unlisted: %+v %v", rep, results)
+	}
+	var lines []string
+	v := &Validator{Store: c.st, Keys: map[string][]byte{c.key.Fingerprint(): c.key.DER}, Unlisted: true,
+		Emit: func(r Result) {
+			if !r.Valid {
+				lines = append(lines, r.String())
+			}
+		}}
+	rep, err := v.Validate(context.Background(), c.tr, t0, t0.Add(8*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Log file\ts3://logs/" + inserted + "\tINVALID: not in any digest"
+	if rep.InvalidLogs != 1 || rep.ValidLogs != 6 || len(lines) != 1 || lines[0] != want {
+		t.Fatalf("with Unlisted: %+v\n%q", rep, lines)
 	}
 }
 

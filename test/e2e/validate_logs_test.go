@@ -41,9 +41,9 @@ func (e *validateEnv) awsValidate() cliResult {
 }
 
 // cairnValidate runs `cairn validate-logs`, reading MinIO directly.
-func (e *validateEnv) cairnValidate() cliResult {
+func (e *validateEnv) cairnValidate(flags ...string) cliResult {
 	e.t.Helper()
-	cmd := exec.Command(cairnBin, "validate-logs", "--trail-arn", e.arn, "--start-time", e.start, "--s3-endpoint", e.m.Endpoint, "--verbose")
+	cmd := exec.Command(cairnBin, append([]string{"validate-logs", "--trail-arn", e.arn, "--start-time", e.start, "--s3-endpoint", e.m.Endpoint, "--verbose"}, flags...)...)
 	cmd.Env = append(append(withoutAWS(os.Environ()), e.n.env...), "CAIRN_S3_ACCESS_KEY_ID="+e.m.AccessKey, "CAIRN_S3_SECRET_ACCESS_KEY="+e.m.SecretKey)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -120,7 +120,15 @@ func TestValidateLogsEndToEnd(t *testing.T) {
 		}
 	}
 	cli.ok("start-logging", "--name", "signed")
-	calls(interval + 2*time.Second)
+	calls(interval/2 + 2*time.Second)
+	// Someone slips a log file of their own into the trail's folder while
+	// the chain runs: no digest names it.
+	now := time.Now().UTC()
+	inserted := "AWSLogs/111122223333/CloudTrail/us-east-1/" + now.Format("2006/01/02") + "/111122223333_CloudTrail_us-east-1_" + now.Format("20060102T1504Z") + "_InsertedByHand01.json.gz"
+	if err := e.st.Put(ctxT(t), e.bucket, inserted, gzipBody(t, []byte(`{"Records":[]}`)), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	calls(interval / 2)
 	time.Sleep(2*interval + 2*time.Second) // at least one period without log files
 	cli.ok("stop-logging", "--name", "signed")
 	time.Sleep(3 * time.Second)
@@ -184,7 +192,7 @@ func TestValidateLogsEndToEnd(t *testing.T) {
 	// Every log file is in a digest but those delivered while validation
 	// was off.
 	for k, at := range delivered {
-		if !named[k] && (at.Before(off.Add(-time.Second)) || at.After(on.Add(2*time.Second))) {
+		if !named[k] && k != inserted && (at.Before(off.Add(-time.Second)) || at.After(on.Add(2*time.Second))) {
 			t.Errorf("%s, delivered at %v while validation was on, is in no digest", k, at)
 		}
 	}
@@ -202,6 +210,14 @@ func TestValidateLogsEndToEnd(t *testing.T) {
 		if r.code != 0 || strings.Contains(r.stdout, "INVALID") || d != wantDigests || l != wantLogs {
 			t.Fatalf("%s validate-logs: exit %d, %q and %q, want %q and %q\n%s%s", name, r.code, d, l, wantDigests, wantLogs, r.stdout, r.stderr)
 		}
+	}
+
+	// Only `cairn validate-logs --unlisted` reports the inserted file, and
+	// nothing else.
+	r := e.cairnValidate("--unlisted")
+	want := "Log file\ts3://" + e.bucket + "/" + inserted + "\tINVALID: not in any digest"
+	if r.code != 1 || !strings.Contains(r.stderr, want) || strings.Count(r.stdout+r.stderr, "INVALID") != 2 {
+		t.Fatalf("cairn validate-logs --unlisted: exit %d, want only %q\n%s%s", r.code, want, r.stdout, r.stderr)
 	}
 
 	sort.Strings(digestKeys)
