@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/cairn-audit/cairn/internal/digest"
 	"github.com/cairn-audit/cairn/internal/server"
 )
 
@@ -38,6 +39,11 @@ func runServe(ctx context.Context, args []string) error {
 	cfg.RootAccountID = os.Getenv("CAIRN_ROOT_ACCOUNT_ID")
 	cfg.RootAccessKeyID = os.Getenv("CAIRN_ROOT_ACCESS_KEY_ID")
 	cfg.RootSecretAccessKey = os.Getenv("CAIRN_ROOT_SECRET_ACCESS_KEY")
+	if mk := os.Getenv("CAIRN_MASTER_KEY"); mk != "" {
+		if cfg.MasterKey, err = digest.ParseMasterKey(mk); err != nil {
+			return fmt.Errorf("CAIRN_MASTER_KEY: %w", err)
+		}
+	}
 	cfg.S3AccessKeyID = os.Getenv("CAIRN_S3_ACCESS_KEY_ID")
 	cfg.S3SecretAccessKey = os.Getenv("CAIRN_S3_SECRET_ACCESS_KEY")
 

@@ -33,7 +33,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // fixture is a ledger, trails and a memory bucket.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	db, ids *pebble.DB
 	ledger  *ledger.Ledger
@@ -71,7 +71,7 @@ func (o fakeOrgs) OrgOf(account string) (trail.Org, bool) {
 	return trail.Org{}, false
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	f := &fixture{t: t, dir: t.TempDir(), mem: objstore.NewMem(), orgs: fakeOrgs{}}
 	f.buckets = &fakeBuckets{st: f.mem}
 	if err := f.mem.CreateBucket(context.Background(), "logs", false); err != nil {

@@ -332,3 +332,56 @@ func TestDigestChainSurvivesACrashAtEveryWrite(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDeliveryWithValidation delivers 20,000 events per iteration
+// for one trail into memory, with and without log file validation (a
+// digest every few iterations), to show what digests add to delivery.
+func BenchmarkDeliveryWithValidation(b *testing.B) {
+	for _, validation := range []bool{false, true} {
+		b.Run(fmt.Sprintf("validation=%v", validation), func(b *testing.B) {
+			f := newFixture(b)
+			cfg := DefaultConfig()
+			if validation {
+				keys, err := digest.OpenKeyring(b.TempDir(), 0, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				cfg.Signer = keys
+			}
+			clock := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+			regions := []string{"us-east-1", "eu-west-1", "ap-south-1"}
+			if cfg.Signer != nil {
+				// Keys are made once per Region and 20 days: not per event.
+				for _, r := range regions {
+					if _, err := cfg.Signer.Current(r, clock); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			f.trail("t", func(t *trail.Trail) { t.LogFileValidationEnabled = validation; t.IsMultiRegionTrail = true })
+			d := f.deliverer(cfg)
+			d.now = func() time.Time { return clock }
+			evs := make([]ev, 20000)
+			for i := range evs {
+				evs[i] = ev{account: "111111111111", region: regions[i%3], source: "ec2.amazonaws.com", name: "RunInstances"}
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				b.StopTimer()
+				f.add(evs...)
+				clock = clock.Add(20 * time.Minute)
+				b.StartTimer()
+				for {
+					more, err := d.pass(context.Background())
+					if err != nil {
+						b.Fatal(err)
+					}
+					if !more {
+						break
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
+		})
+	}
+}

@@ -66,3 +66,36 @@ func ExampleKey() {
 	// AWSLogs/111122223333/CloudTrail-Digest/us-east-2/2015/08/17/111122223333_CloudTrail-Digest_us-east-2_my-trail_us-east-1_20150817T150131Z.json.gz
 	// logs/AWSLogs/o-exampleorgid/111122223333/CloudTrail-Digest/eu-west-1/2015/08/17/111122223333_CloudTrail-Digest_eu-west-1_org-trail_us-east-1_20150817T150131Z.json.gz
 }
+
+// BenchmarkSignDigest is the whole cost of one digest of an hour with a
+// log file every second (3,600 files): marshal, hash, sign.
+func BenchmarkSignDigest(b *testing.B) {
+	r, err := OpenKeyring(b.TempDir(), 0, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, err := r.Current("us-east-1", time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	end := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	d := &Digest{AWSAccountID: "111122223333", DigestStartTime: FormatTime(end.Add(-time.Hour)), DigestEndTime: FormatTime(end),
+		DigestS3Bucket: "logs", DigestS3Object: Key("", "", "111122223333", "us-east-1", "my-trail", "us-east-1", end),
+		DigestPublicKeyFingerprint: k.Fingerprint(), DigestSignatureAlgorithm: SignatureAlgorithm}
+	for i := range 3600 {
+		at := FormatTime(end.Add(time.Duration(i-3600) * time.Second))
+		d.LogFiles = append(d.LogFiles, LogFile{S3Bucket: "logs", HashAlgorithm: HashAlgorithm, NewestEventTime: &at, OldestEventTime: &at,
+			S3Object:  "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/22/111122223333_CloudTrail_us-east-1_20261122T1100Z_abcdefghijklmnop.json.gz",
+			HashValue: Hash([]byte{byte(i), byte(i >> 8)})})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		body, err := d.Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := k.Sign(SigningString(d, body)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package digest
 
 import (
 	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/rsa"
@@ -89,18 +91,58 @@ func Verify(der []byte, signingString, sigHex string) error {
 
 // Keyring holds every Region's signing keys in a directory, one PEM file
 // per key (mode 0600), named REGION/VALIDITY-START-UNIX.pem. Private keys
-// never leave it.
+// never leave it. With a master key the files are sealed: AES-256-GCM
+// under the master key, bound to the key's Region and start time.
 type Keyring struct {
 	dir      string
 	rotation time.Duration
 	validity time.Duration
+	master   cipher.AEAD // nil: keys are stored in the clear
 
 	mu   sync.Mutex
 	keys map[string][]*SigningKey // by Region, oldest first
 }
 
+// PEM block types of stored private keys.
+const (
+	pemPlain  = "RSA PRIVATE KEY"
+	pemSealed = "CAIRN SEALED RSA PRIVATE KEY"
+)
+
+// ErrSealed is a sealed key file read without the master key that sealed it.
+var ErrSealed = errors.New("the signing key is sealed with a master key that was not given")
+
+// ParseMasterKey reads a master key as 64 hex digits (32 bytes).
+func ParseMasterKey(s string) ([]byte, error) {
+	b, err := hex.DecodeString(strings.TrimSpace(s))
+	if err != nil || len(b) != 32 {
+		return nil, errors.New("a master key is 64 hex digits (32 bytes), e.g. from `openssl rand -hex 32`")
+	}
+	return b, nil
+}
+
 // OpenKeyring loads the keys under dir, creating it if needed.
 func OpenKeyring(dir string, rotation, validity time.Duration) (*Keyring, error) {
+	return OpenSealedKeyring(dir, rotation, validity, nil)
+}
+
+// OpenSealedKeyring is OpenKeyring whose new key files are sealed with
+// master (32 bytes); nil stores them in the clear. Sealed files need the
+// same master key to load; files in the clear load either way.
+func OpenSealedKeyring(dir string, rotation, validity time.Duration, master []byte) (*Keyring, error) {
+	var aead cipher.AEAD
+	if master != nil {
+		if len(master) != 32 {
+			return nil, errors.New("master key must be 32 bytes")
+		}
+		block, err := aes.NewCipher(master)
+		if err != nil {
+			return nil, err
+		}
+		if aead, err = cipher.NewGCM(block); err != nil {
+			return nil, err
+		}
+	}
 	if rotation <= 0 {
 		rotation = DefaultRotation
 	}
@@ -110,7 +152,7 @@ func OpenKeyring(dir string, rotation, validity time.Duration) (*Keyring, error)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	r := &Keyring{dir: dir, rotation: rotation, validity: validity, keys: map[string][]*SigningKey{}}
+	r := &Keyring{dir: dir, rotation: rotation, validity: validity, master: aead, keys: map[string][]*SigningKey{}}
 	regions, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -127,7 +169,7 @@ func OpenKeyring(dir string, rotation, validity time.Duration) (*Keyring, error)
 			if !strings.HasSuffix(f.Name(), ".pem") {
 				continue
 			}
-			k, err := loadKey(filepath.Join(dir, reg.Name(), f.Name()), reg.Name(), validity)
+			k, err := r.loadKey(filepath.Join(dir, reg.Name(), f.Name()), reg.Name(), validity)
 			if err != nil {
 				return nil, err
 			}
@@ -141,7 +183,13 @@ func OpenKeyring(dir string, rotation, validity time.Duration) (*Keyring, error)
 	return r, nil
 }
 
-func loadKey(path, region string, validity time.Duration) (*SigningKey, error) {
+// sealData is what a sealed key is bound to: its Region and start time,
+// so that a sealed file moved to another name does not load.
+func sealData(region string, start int64) []byte {
+	return []byte(region + "/" + strconv.FormatInt(start, 10))
+}
+
+func (r *Keyring) loadKey(path, region string, validity time.Duration) (*SigningKey, error) {
 	start, err := strconv.ParseInt(strings.TrimSuffix(filepath.Base(path), ".pem"), 10, 64)
 	if err != nil {
 		return nil, fmt.Errorf("signing key %s: not named by its start time", path)
@@ -154,7 +202,24 @@ func loadKey(path, region string, validity time.Duration) (*SigningKey, error) {
 	if block == nil {
 		return nil, fmt.Errorf("signing key %s: not PEM", path)
 	}
-	priv, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	der := block.Bytes
+	switch block.Type {
+	case pemPlain:
+	case pemSealed:
+		if r.master == nil {
+			return nil, fmt.Errorf("signing key %s: %w", path, ErrSealed)
+		}
+		n := r.master.NonceSize()
+		if len(der) < n {
+			return nil, fmt.Errorf("signing key %s: sealed data too short", path)
+		}
+		if der, err = r.master.Open(nil, der[:n], der[n:], sealData(region, start)); err != nil {
+			return nil, fmt.Errorf("signing key %s: cannot unseal it with this master key", path)
+		}
+	default:
+		return nil, fmt.Errorf("signing key %s: unknown PEM block %q", path, block.Type)
+	}
+	priv, err := x509.ParsePKCS1PrivateKey(der)
 	if err != nil {
 		return nil, fmt.Errorf("signing key %s: %w", path, err)
 	}
@@ -187,7 +252,16 @@ func (r *Keyring) Current(region string, now time.Time) (*SigningKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = pem.Encode(f, &pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(priv)})
+	blk := &pem.Block{Type: pemPlain, Bytes: x509.MarshalPKCS1PrivateKey(priv)}
+	if r.master != nil {
+		nonce := make([]byte, r.master.NonceSize())
+		if _, err := rand.Read(nonce); err != nil {
+			f.Close()
+			return nil, err
+		}
+		blk = &pem.Block{Type: pemSealed, Bytes: r.master.Seal(nonce, nonce, blk.Bytes, sealData(region, start.Unix()))}
+	}
+	err = pem.Encode(f, blk)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -197,6 +271,14 @@ func (r *Keyring) Current(region string, now time.Time) (*SigningKey, error) {
 	if err == nil {
 		err = os.Rename(tmp, path)
 	}
+	if err == nil {
+		// A digest signed with the key may be written next: the key's
+		// name must survive a crash as well as its bytes.
+		err = syncDir(dir)
+	}
+	if err == nil {
+		err = syncDir(r.dir)
+	}
 	if err != nil {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("store signing key: %w", err)
@@ -205,6 +287,15 @@ func (r *Keyring) Current(region string, now time.Time) (*SigningKey, error) {
 		DER: x509.MarshalPKCS1PublicKey(&priv.PublicKey), ValidityStart: start, ValidityEnd: start.Add(r.validity)}}
 	r.keys[region] = append(ks, k)
 	return k, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // Public returns the public keys of region whose validity overlaps

@@ -1,11 +1,14 @@
 package digest
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -93,5 +96,67 @@ func TestKeyringRotatesSignsAndReloads(t *testing.T) {
 	k, _ := reopened.Current("us-east-1", t0.Add(22*24*time.Hour))
 	if k.Fingerprint() != k2.Fingerprint() {
 		t.Fatal("reopening lost the current key")
+	}
+}
+
+// TestSealedKeyring: with a master key the private key file holds only
+// sealed bytes, loads back with that master key, and not without it or
+// with another, nor under another name.
+func TestSealedKeyring(t *testing.T) {
+	dir := t.TempDir()
+	master, err := ParseMasterKey(strings.Repeat("ab", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseMasterKey("abcd"); err == nil {
+		t.Error("a short master key was accepted")
+	}
+	r, err := OpenSealedKeyring(dir, 0, 0, master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	k, err := r.Current("eu-west-1", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "eu-west-1", "*.pem"))
+	if len(files) != 1 {
+		t.Fatalf("key files: %v", files)
+	}
+	raw, _ := os.ReadFile(files[0])
+	block, _ := pem.Decode(raw)
+	if block == nil || block.Type != pemSealed || bytes.Contains(block.Bytes, x509.MarshalPKCS1PrivateKey(k.private)[:64]) {
+		t.Fatalf("the key file is not sealed: %q", raw[:40])
+	}
+	st, _ := os.Stat(files[0])
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", st.Mode())
+	}
+
+	again, err := OpenSealedKeyring(dir, 0, 0, master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := again.Current("eu-west-1", now.Add(time.Hour))
+	if err != nil || k2.Fingerprint() != k.Fingerprint() {
+		t.Fatalf("reopened with the master key: %v, %v", k2, err)
+	}
+	sig, _ := k2.Sign("x")
+	if err := Verify(k.DER, "x", sig); err != nil {
+		t.Fatalf("the unsealed key does not sign as the original: %v", err)
+	}
+	if _, err := OpenKeyring(dir, 0, 0); !errors.Is(err, ErrSealed) {
+		t.Errorf("opened without the master key: %v", err)
+	}
+	if _, err := OpenSealedKeyring(dir, 0, 0, bytes.Repeat([]byte{1}, 32)); err == nil {
+		t.Error("opened with another master key")
+	}
+	moved := filepath.Join(dir, "eu-west-1", "1700000000.pem")
+	if err := os.Rename(files[0], moved); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenSealedKeyring(dir, 0, 0, master); err == nil {
+		t.Error("a sealed key loaded under another name")
 	}
 }

@@ -57,6 +57,9 @@ type Config struct {
 	S3Region          string
 	S3AccessKeyID     string
 	S3SecretAccessKey string
+	// MasterKey (CAIRN_MASTER_KEY, 32 bytes), if set, seals the digest
+	// signing keys stored in the data directory.
+	MasterKey []byte
 	// Root credentials (CAIRN_ROOT_*); empty values are generated once.
 	RootAccountID       string
 	RootAccessKeyID     string

@@ -47,7 +47,7 @@ func (s *Server) openTrails(cfg Config, log *slog.Logger) error {
 	if s.trails, err = trail.Open(s.ledgerDB); err != nil {
 		return fmt.Errorf("trails: %w", err)
 	}
-	if s.keys, err = digest.OpenKeyring(filepath.Join(cfg.DataDir, "signing-keys"), digest.DefaultRotation, digest.DefaultValidity); err != nil {
+	if s.keys, err = digest.OpenSealedKeyring(filepath.Join(cfg.DataDir, "signing-keys"), digest.DefaultRotation, digest.DefaultValidity, cfg.MasterKey); err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
 	dc := delivery.DefaultConfig()

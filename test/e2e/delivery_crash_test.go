@@ -178,10 +178,7 @@ func TestDeliveryExactlyOnceAcrossCrashes(t *testing.T) {
 	// validate it all.
 	stopped := time.Now()
 	cli.ok("stop-logging", "--name", "all")
-	waitFor(t, 60*time.Second, "the final digest", func() bool {
-		s := cli.ok("get-trail-status", "--name", "all")
-		return parseCLITime(s["LatestDigestDeliveryTime"]).After(stopped) && s["LatestDigestDeliveryError"] == nil
-	})
+	waitFinalDigest(t, cli, "all", stopped, st, "crash-logs", "all/")
 	infos, err := st.List(ctxT(t), "crash-logs", "all/", "", 1000)
 	if err != nil {
 		t.Fatal(err)

@@ -70,6 +70,41 @@ func summary(out string) (digests, logs string) {
 	return digests, logs
 }
 
+// waitFinalDigest waits for a stopped trail's last digest: a digest
+// delivered after the stop, and then no new digest for three seconds.
+func waitFinalDigest(t *testing.T, cli *ctCLI, trail string, stopped time.Time, st objstore.Store, bucket, prefix string) {
+	t.Helper()
+	count := func() int {
+		n, after := 0, ""
+		for {
+			infos, err := st.List(ctxT(t), bucket, prefix, after, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range infos {
+				if strings.Contains(o.Key, "/CloudTrail-Digest/") {
+					n++
+				}
+			}
+			if len(infos) < 1000 {
+				return n
+			}
+			after = infos[len(infos)-1].Key
+		}
+	}
+	last, since := -1, time.Now()
+	waitFor(t, 60*time.Second, "the final digest of "+trail, func() bool {
+		s := cli.ok("get-trail-status", "--name", trail)
+		if !parseCLITime(s["LatestDigestDeliveryTime"]).After(stopped) || s["LatestDigestDeliveryError"] != nil {
+			return false
+		}
+		if n := count(); n != last {
+			last, since = n, time.Now()
+		}
+		return time.Since(since) >= 3*time.Second
+	})
+}
+
 // parseCLITime reads a timestamp as the AWS CLI prints it.
 func parseCLITime(v any) time.Time {
 	switch v := v.(type) {
@@ -143,10 +178,7 @@ func TestValidateLogsEndToEnd(t *testing.T) {
 	stopped := time.Now()
 	cli.ok("stop-logging", "--name", "signed")
 	// The final digest comes once the files up to the StopLogging call are in.
-	waitFor(t, 30*time.Second, "the final digest", func() bool {
-		s := cli.ok("get-trail-status", "--name", "signed")
-		return parseCLITime(s["LatestDigestDeliveryTime"]).After(stopped) && s["LatestDigestDeliveryError"] == nil
-	})
+	waitFinalDigest(t, cli, "signed", stopped, m.Store(t), "signed-logs", "")
 
 	// What the bucket holds: the digests tell the periods apart.
 	ctx := ctxT(t)
