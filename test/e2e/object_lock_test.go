@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +20,9 @@ import (
 )
 
 // TestObjectLockKeepsDeliveredFiles runs cairn with --object-lock-days 1
-// on MinIO. Every log and digest file a trail delivers is retained in
-// COMPLIANCE mode for a day from its delivery, and the bucket's owner,
+// on MinIO, and gives one bucket two days of its own. Every log and
+// digest file a trail delivers there is retained in COMPLIANCE mode for
+// two days from its delivery, and the bucket's owner,
 // with MinIO's root credentials, can neither delete the delivered version
 // nor shorten or weaken its retention; a PUT over it only stacks a new
 // version on top, which the validator then reports, while the delivered
@@ -40,8 +42,13 @@ func TestObjectLockKeepsDeliveredFiles(t *testing.T) {
 	n = startNodeEnv(t, dir, env, "--s3-endpoint", m.Endpoint, "--delivery-interval", "1s", "--digest-interval", "2s", "--object-lock-days", "1")
 	n.mustRun("buckets", "create", "locked-logs")
 	n.mustRun("buckets", "create", "local-logs", "--backend", "fs")
-	if out := n.mustRun("buckets", "list"); !strings.Contains(out, "locked-logs") || !strings.Contains(out, "plain-logs") {
+	// The bucket's own period wins over the server's.
+	n.mustRun("buckets", "retention", "locked-logs", "--days", "2")
+	if out := n.mustRun("buckets", "list"); !regexp.MustCompile(`locked-logs .* true +2d `).MatchString(out) || !regexp.MustCompile(`plain-logs .* false +- `).MatchString(out) {
 		t.Fatalf("buckets list:\n%s", out)
+	}
+	if _, err := n.run("buckets", "retention", "plain-logs", "--days", "2"); err == nil {
+		t.Fatal("a retention was set on a bucket without Object Lock")
 	}
 	cli := newCTCLI(t, n, n.rootKey())
 	cli.ok("create-trail", "--name", "locked", "--s3-bucket-name", "locked-logs", "--enable-log-file-validation")
@@ -85,8 +92,8 @@ func TestObjectLockKeepsDeliveredFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		until := aws.ToTime(h.ObjectLockRetainUntilDate)
-		if h.ObjectLockMode != types.ObjectLockModeCompliance || until.Sub(aws.ToTime(h.LastModified)) < 23*time.Hour+59*time.Minute || until.Sub(aws.ToTime(h.LastModified)) > 24*time.Hour+time.Minute {
-			t.Fatalf("%s: mode %q until %v, written %v; want COMPLIANCE for a day", key, h.ObjectLockMode, until, h.LastModified)
+		if keep := until.Sub(aws.ToTime(h.LastModified)); h.ObjectLockMode != types.ObjectLockModeCompliance || keep < 48*time.Hour-time.Minute || keep > 48*time.Hour+time.Minute {
+			t.Fatalf("%s: mode %q until %v, written %v; want COMPLIANCE for two days", key, h.ObjectLockMode, until, h.LastModified)
 		}
 		version := h.VersionId
 		original := getVersion(t, raw, key, version)
