@@ -26,6 +26,7 @@ import (
 	"github.com/cairn-audit/cairn/internal/digest"
 	"github.com/cairn-audit/cairn/internal/history"
 	"github.com/cairn-audit/cairn/internal/ingest"
+	"github.com/cairn-audit/cairn/internal/lake"
 	"github.com/cairn-audit/cairn/internal/ledger"
 	"github.com/cairn-audit/cairn/internal/notify"
 	"github.com/cairn-audit/cairn/internal/objstore"
@@ -118,6 +119,10 @@ type Server struct {
 	buckets  *objstore.Registry
 	topics   *notify.Topics
 	notifier *notify.Notifier
+	lakeDB   *lake.DB
+	lakeAPI  *lake.API
+	ingester *lake.Ingester
+	queries  *lake.Queries
 	trails   *trail.Store
 	deliver  *delivery.Deliverer
 	keys     *digest.Keyring
@@ -171,6 +176,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.closeDBs()
 		return nil, err
 	}
+	if err := s.openLake(cfg, log); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
 	s.indexer = history.NewIndexer(s.indexDB, s.ledger, cfg.HistoryRetention, log)
 	s.searcher = history.NewSearcher(s.indexDB, s.ledger, cfg.HistoryRetention)
 	s.auditor = newAuditor(s.ledger, log)
@@ -186,7 +195,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 				Ops: mergeOps(map[string]awsapi.Op{
 					"LookupEvents":   history.LookupEventsOp(s.searcher),
 					"ListPublicKeys": digest.ListPublicKeysOp(s.keys, time.Now),
-				}, s.trailAPI().Ops()),
+				}, s.trailAPI().Ops(), s.lakeAPI.Ops(), s.queries.Ops()),
 			},
 			{
 				Targets:     []string{ingest.Target},
@@ -291,6 +300,9 @@ func (s *Server) Run(ctx context.Context) error {
 	deliverCtx, stopDeliver := context.WithCancel(context.Background())
 	deliverDone := make(chan error, 1)
 	go func() { deliverDone <- s.deliver.Run(deliverCtx) }()
+	lakeCtx, stopLake := context.WithCancel(context.Background())
+	lakeDone := make(chan error, 1)
+	go func() { lakeDone <- s.ingester.Run(lakeCtx) }()
 
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	serveDone := make(chan error, 1)
@@ -338,6 +350,11 @@ func (s *Server) Run(ctx context.Context) error {
 	<-deliverDone
 	stopNotify()
 	<-notifyDone
+	// Lake ingestion commits each batch with its cursor: stopping it
+	// anywhere loses nothing.
+	s.queries.Close()
+	stopLake()
+	<-lakeDone
 	stopIndex()
 	if !indexStopped {
 		if err := <-indexDone; err != nil && runErr == nil {
@@ -350,6 +367,9 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 func (s *Server) closeDBs() {
+	if s.lakeDB != nil {
+		s.lakeDB.Close()
+	}
 	// The WAL-less databases are flushed, so that a clean stop needs no
 	// catching up at the next start.
 	for _, db := range []*pebble.DB{s.indexDB, s.idsDB} {

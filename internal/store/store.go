@@ -24,6 +24,7 @@ const (
 	PrefixOrg     = 'O' // organizations
 	PrefixTrail   = 'T' // trails and their selectors
 	PrefixDeliver = 'V' // delivery cursors, pending batches and status
+	PrefixLake    = 'E' // event data stores
 )
 
 // Options tune one database.

@@ -1,0 +1,155 @@
+package lake
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/cairn-audit/cairn/internal/lakesql"
+)
+
+// stagingTable holds records on their way into a store's table.
+const stagingTable = "lake_staging"
+
+// DB is the DuckDB database that holds every event data store's events,
+// one table per store, and how far each store has ingested the ledger.
+type DB struct {
+	db *sql.DB
+	// mu serialises writes: one ingest or retention at a time.
+	mu sync.Mutex
+}
+
+// OpenDB opens (or makes) the database at path; "" is in memory.
+func OpenDB(ctx context.Context, path string) (*DB, error) {
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		return nil, fmt.Errorf("open lake database: %w", err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE IF NOT EXISTS lake_cursor (id VARCHAR PRIMARY KEY, pos UBIGINT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS ` + stagingTable + ` (j VARCHAR)`,
+		`DELETE FROM ` + stagingTable,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("lake database: %w", err)
+		}
+	}
+	if err := lakesql.Setup(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("lake database: %w", err)
+	}
+	// Queries are users' SQL: nothing they run may reach files or the
+	// network, and no setting may be changed back.
+	for _, q := range []string{`SET enable_external_access = false`, `SET lock_configuration = true`} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("lake database: %w", err)
+		}
+	}
+	return &DB{db: db}, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// SQL is the database, for queries.
+func (d *DB) SQL() *sql.DB { return d.db }
+
+// Ensure makes a store's table.
+func (d *DB) Ensure(ctx context.Context, table string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, err := d.db.ExecContext(ctx, lakesql.CreateTable(table))
+	return err
+}
+
+// Drop removes a store's table and cursor.
+func (d *DB) Drop(ctx context.Context, id, table string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.db.ExecContext(ctx, `DROP TABLE IF EXISTS `+lakesql.QuoteIdent(table)); err != nil {
+		return err
+	}
+	_, err := d.db.ExecContext(ctx, `DELETE FROM lake_cursor WHERE id = ?`, id)
+	return err
+}
+
+// Cursor is the last ledger position a store has ingested.
+func (d *DB) Cursor(ctx context.Context, id string) (uint64, error) {
+	var pos uint64
+	err := d.db.QueryRowContext(ctx, `SELECT pos FROM lake_cursor WHERE id = ?`, id).Scan(&pos)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return pos, err
+}
+
+// Ingest adds records (CloudTrail JSON) to a store's table and moves its
+// cursor to pos, in one transaction: a crash leaves either both or
+// neither, so every record is ingested once.
+func (d *DB) Ingest(ctx context.Context, id, table string, records [][]byte, pos uint64) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// Rows an earlier, failed call left behind are not to be ingested.
+	if _, err := conn.ExecContext(ctx, `DELETE FROM `+stagingTable); err != nil {
+		return err
+	}
+	if len(records) > 0 {
+		err = conn.Raw(func(dc any) error {
+			a, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", stagingTable)
+			if err != nil {
+				return err
+			}
+			for _, r := range records {
+				if err := a.AppendRow(string(r)); err != nil {
+					a.Close()
+					return err
+				}
+			}
+			return a.Close()
+		})
+		if err != nil {
+			return fmt.Errorf("stage records: %w", err)
+		}
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if len(records) > 0 {
+		if _, err := tx.ExecContext(ctx, lakesql.InsertFromJSON(table, stagingTable)); err != nil {
+			return fmt.Errorf("ingest into %s: %w", table, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+stagingTable); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO lake_cursor VALUES (?, ?)`, id, pos); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Expire removes a store's events whose eventTime is before cutoff.
+func (d *DB) Expire(ctx context.Context, table string, cutoff time.Time) (int64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	res, err := d.db.ExecContext(ctx, `DELETE FROM `+lakesql.QuoteIdent(table)+` WHERE eventtime < ?`, cutoff.UTC())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,578 @@
+package lake
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+	"github.com/google/uuid"
+
+	"github.com/cairn-audit/cairn/internal/awsapi"
+	"github.com/cairn-audit/cairn/internal/lakesql"
+)
+
+// Error codes of the query operations.
+const (
+	CodeInvalidQuery       = "InvalidQueryStatementException"
+	CodeQueryNotFound      = "QueryIdNotFoundException"
+	CodeMaxQueries         = "MaxConcurrentQueriesException"
+	CodeInactiveQuery      = "InactiveQueryException"
+	CodeInvalidMaxResults  = "InvalidMaxResultsException"
+	CodeInvalidQueryStatus = "InvalidQueryStatusException"
+	CodeInvalidTimeRange   = "InvalidTimeRangeException"
+)
+
+// Query statuses.
+const (
+	QueryQueued    = "QUEUED"
+	QueryRunning   = "RUNNING"
+	QueryFinished  = "FINISHED"
+	QueryFailed    = "FAILED"
+	QueryCancelled = "CANCELLED"
+	QueryTimedOut  = "TIMED_OUT"
+)
+
+// Query limits.
+const (
+	MaxConcurrentQueries = 10
+	maxStatement         = 10000
+	queryKept            = 7 * 24 * time.Hour
+	// QueryTimeout is when a running query is stopped (TIMED_OUT).
+	QueryTimeout = time.Hour
+)
+
+// query is one StartQuery's query and, once done, its results.
+type query struct {
+	ID, Account, Region, Statement string
+	Stores                         []string // IDs of the stores it reads
+	Created                        time.Time
+
+	mu            sync.Mutex
+	status        string
+	errMsg        string
+	columns       []string
+	rows          [][]*string
+	scanned       int64
+	execMillis    int64
+	cancel        context.CancelFunc
+	bytesOfStores int64
+}
+
+// Queries runs Lake queries against the lake database.
+type Queries struct {
+	DB     *DB
+	API    *API
+	Log    *slog.Logger
+	Now    func() time.Time
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	byID   map[string]*query
+	closed bool
+}
+
+func (q *Queries) now() time.Time {
+	if q.Now != nil {
+		return q.Now()
+	}
+	return time.Now()
+}
+
+// Close cancels running queries and waits for them.
+func (q *Queries) Close() {
+	q.mu.Lock()
+	q.closed = true
+	for _, r := range q.byID {
+		r.mu.Lock()
+		if r.cancel != nil {
+			r.cancel()
+		}
+		r.mu.Unlock()
+	}
+	q.mu.Unlock()
+	q.wg.Wait()
+}
+
+// Ops returns the query operations.
+func (q *Queries) Ops() map[string]awsapi.Op {
+	return map[string]awsapi.Op{
+		"StartQuery":      {Handle: q.start},
+		"DescribeQuery":   {ReadOnly: true, Handle: q.describe},
+		"GetQueryResults": {ReadOnly: true, Handle: q.results},
+		"CancelQuery":     {Handle: q.cancelQuery},
+		"ListQueries":     {ReadOnly: true, Handle: q.list},
+	}
+}
+
+type startRequest struct {
+	QueryStatement string
+	DeliveryS3Uri  string
+}
+
+func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
+	var req startRequest
+	if err := c.Decode(&req); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(req.QueryStatement) == "" || len(req.QueryStatement) > maxStatement {
+		return nil, awsapi.Errorf(CodeInvalidQuery, "The query statement must be 1 to %d characters.", maxStatement)
+	}
+	if req.DeliveryS3Uri != "" {
+		return nil, awsapi.Errorf(CodeInvalidParameter, "DeliveryS3Uri is not supported by this server yet.")
+	}
+	tables := map[string]string{}
+	var names []string
+	for _, s := range q.API.Visible(c.AccountID, c.Region) {
+		if s.Status == StatusPendingDeletion {
+			continue
+		}
+		tables[s.ID] = s.Table()
+		names = append(names, s.Table())
+		if err := q.DB.Ensure(ctx, s.Table()); err != nil {
+			return nil, err
+		}
+	}
+	rewritten, err := lakesql.Rewrite(req.QueryStatement, tables)
+	if err != nil {
+		return nil, invalidQuery(err)
+	}
+	conn, err := q.DB.SQL().Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	colNames, err := lakesql.Check(ctx, conn, rewritten, names)
+	conn.Close()
+	if err != nil {
+		return nil, invalidQuery(err)
+	}
+	var used []string
+	for id, table := range tables {
+		if strings.Contains(rewritten, lakesql.QuoteIdent(table)) {
+			used = append(used, id)
+		}
+	}
+	sort.Strings(used)
+	r := &query{ID: uuid.NewString(), Account: c.AccountID, Region: c.Region, Statement: req.QueryStatement,
+		Stores: used, Created: q.now().UTC(), status: QueryQueued}
+	q.mu.Lock()
+	if q.byID == nil {
+		q.byID = map[string]*query{}
+	}
+	q.prune()
+	active := 0
+	for _, o := range q.byID {
+		if o.Account == c.AccountID {
+			if st := o.state(); st == QueryQueued || st == QueryRunning {
+				active++
+			}
+		}
+	}
+	if active >= MaxConcurrentQueries {
+		q.mu.Unlock()
+		return nil, awsapi.Errorf(CodeMaxQueries, "You are already running the maximum number of concurrent queries (%d). Wait a minute for some queries to finish, and then run the query again.", MaxConcurrentQueries)
+	}
+	if q.closed {
+		q.mu.Unlock()
+		return nil, awsapi.Errorf(awsapi.CodeServiceUnavailable, "The server is shutting down.")
+	}
+	q.byID[r.ID] = r
+	rctx, cancel := context.WithTimeout(context.Background(), QueryTimeout)
+	r.cancel = cancel
+	q.wg.Add(1)
+	q.mu.Unlock()
+	go func() {
+		defer q.wg.Done()
+		defer cancel()
+		q.run(rctx, r, rewritten, colNames)
+	}()
+	return struct{ QueryId string }{r.ID}, nil
+}
+
+func invalidQuery(err error) error {
+	var qe *lakesql.QueryError
+	if errors.As(err, &qe) {
+		return awsapi.Errorf(CodeInvalidQuery, "%s", qe.Msg)
+	}
+	if errors.Is(err, lakesql.ErrInvalidQuery) {
+		return awsapi.Errorf(CodeInvalidQuery, "%v", err)
+	}
+	return err
+}
+
+func (r *query) state() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status
+}
+
+// prune forgets queries older than 7 days; q.mu is held.
+func (q *Queries) prune() {
+	for id, r := range q.byID {
+		if q.now().Sub(r.Created) > queryKept && r.state() != QueryRunning && r.state() != QueryQueued {
+			delete(q.byID, id)
+		}
+	}
+}
+
+// run executes a query and keeps its results.
+func (q *Queries) run(ctx context.Context, r *query, sqlText string, names []string) {
+	start := time.Now()
+	r.mu.Lock()
+	if r.status == QueryCancelled {
+		r.mu.Unlock()
+		return
+	}
+	r.status = QueryRunning
+	r.mu.Unlock()
+
+	var scanned int64
+	for _, id := range r.Stores {
+		var n int64
+		if err := q.DB.SQL().QueryRowContext(ctx, `SELECT count(*) FROM `+lakesql.QuoteIdent(TableOf(id))).Scan(&n); err == nil {
+			scanned += n
+		}
+	}
+	cols, rows, err := fetch(ctx, q.DB.SQL(), sqlText)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.execMillis = time.Since(start).Milliseconds()
+	r.scanned = scanned
+	switch {
+	case r.status == QueryCancelled:
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		r.status, r.errMsg = QueryTimedOut, "The query ran longer than the time allowed."
+	case err != nil:
+		r.status, r.errMsg = QueryFailed, queryFailure(err)
+	default:
+		if len(names) == len(cols) {
+			cols = names
+		}
+		r.status, r.columns, r.rows = QueryFinished, cols, rows
+	}
+}
+
+// queryFailure is the ErrorMessage of a query that failed while it ran.
+func queryFailure(err error) string {
+	msg := err.Error()
+	// Internal table names mean nothing to the user.
+	return strings.ReplaceAll(msg, "\n", " ")
+}
+
+// fetch runs sqlText and returns its column names and its rows as text.
+func fetch(ctx context.Context, db *sql.DB, sqlText string) ([]string, [][]*string, error) {
+	rs, err := db.QueryContext(ctx, sqlText)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rs.Close()
+	cols, err := rs.Columns()
+	if err != nil {
+		return nil, nil, err
+	}
+	var out [][]*string
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rs.Next() {
+		if err := rs.Scan(ptrs...); err != nil {
+			return nil, nil, err
+		}
+		row := make([]*string, len(cols))
+		for i, v := range vals {
+			if v != nil {
+				s := Format(v)
+				row[i] = &s
+			}
+		}
+		out = append(out, row)
+	}
+	return cols, out, rs.Err()
+}
+
+func (q *Queries) get(c *awsapi.Call, id string) (*query, error) {
+	q.mu.Lock()
+	r, ok := q.byID[id]
+	q.mu.Unlock()
+	if !ok || r.Account != c.AccountID || r.Region != c.Region {
+		return nil, awsapi.Errorf(CodeQueryNotFound, "The query ID does not exist or does not map to a query.")
+	}
+	return r, nil
+}
+
+type queryRef struct {
+	QueryId        string
+	EventDataStore string
+}
+
+type queryStats struct {
+	EventsMatched         int64
+	EventsScanned         int64
+	BytesScanned          int64
+	ExecutionTimeInMillis int64
+	CreationTime          awsapi.Time
+}
+
+func (q *Queries) describe(ctx context.Context, c *awsapi.Call) (any, error) {
+	var req queryRef
+	if err := c.Decode(&req); err != nil {
+		return nil, err
+	}
+	r, err := q.get(c, req.QueryId)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return struct {
+		QueryId         string
+		QueryString     string
+		QueryStatus     string
+		QueryStatistics queryStats
+		ErrorMessage    string `json:",omitempty"`
+	}{r.ID, r.Statement, r.status, queryStats{
+		EventsMatched: int64(len(r.rows)), EventsScanned: r.scanned, ExecutionTimeInMillis: r.execMillis,
+		CreationTime: awsapi.Time{Time: r.Created},
+	}, r.errMsg}, nil
+}
+
+type resultsRequest struct {
+	QueryId         string
+	NextToken       string
+	MaxQueryResults *int
+}
+
+func (q *Queries) results(ctx context.Context, c *awsapi.Call) (any, error) {
+	var req resultsRequest
+	if err := c.Decode(&req); err != nil {
+		return nil, err
+	}
+	r, err := q.get(c, req.QueryId)
+	if err != nil {
+		return nil, err
+	}
+	max := 1000
+	if req.MaxQueryResults != nil {
+		if *req.MaxQueryResults < 1 || *req.MaxQueryResults > 1000 {
+			return nil, awsapi.Errorf(CodeInvalidMaxResults, "MaxQueryResults must be between 1 and 1000.")
+		}
+		max = *req.MaxQueryResults
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	start := 0
+	if req.NextToken != "" {
+		n, err := parseToken(req.NextToken)
+		if err != nil || n > len(r.rows) {
+			return nil, awsapi.Errorf(CodeInvalidNextToken, "Invalid NextToken.")
+		}
+		start = n
+	}
+	type stats struct {
+		ResultsCount      int
+		TotalResultsCount int
+		BytesScanned      int64
+	}
+	out := struct {
+		QueryStatus     string
+		QueryStatistics stats
+		QueryResultRows [][]map[string]*string
+		NextToken       string `json:",omitempty"`
+		ErrorMessage    string `json:",omitempty"`
+	}{QueryStatus: r.status, ErrorMessage: r.errMsg, QueryResultRows: [][]map[string]*string{}}
+	if r.status == QueryFinished {
+		end := min(start+max, len(r.rows))
+		for _, row := range r.rows[start:end] {
+			cells := make([]map[string]*string, len(row))
+			for i, v := range row {
+				cells[i] = map[string]*string{r.columns[i]: v}
+			}
+			out.QueryResultRows = append(out.QueryResultRows, cells)
+		}
+		if end < len(r.rows) {
+			out.NextToken = pageToken(end)
+		}
+		out.QueryStatistics = stats{ResultsCount: end - start, TotalResultsCount: len(r.rows)}
+	}
+	return out, nil
+}
+
+func (q *Queries) cancelQuery(ctx context.Context, c *awsapi.Call) (any, error) {
+	var req queryRef
+	if err := c.Decode(&req); err != nil {
+		return nil, err
+	}
+	r, err := q.get(c, req.QueryId)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.status != QueryQueued && r.status != QueryRunning {
+		return nil, awsapi.Errorf(CodeInactiveQuery, "The specified query cannot be canceled because it is in the %s status.", r.status)
+	}
+	r.status = QueryCancelled
+	if r.cancel != nil {
+		r.cancel()
+	}
+	return struct{ QueryId, QueryStatus string }{r.ID, r.status}, nil
+}
+
+type listQueriesRequest struct {
+	EventDataStore string
+	StartTime      *awsapi.Time
+	EndTime        *awsapi.Time
+	QueryStatus    string
+	MaxResults     *int
+	NextToken      string
+}
+
+func (q *Queries) list(ctx context.Context, c *awsapi.Call) (any, error) {
+	var req listQueriesRequest
+	if err := c.Decode(&req); err != nil {
+		return nil, err
+	}
+	s, err := q.API.find(c, req.EventDataStore)
+	if err != nil {
+		return nil, err
+	}
+	switch req.QueryStatus {
+	case "", QueryQueued, QueryRunning, QueryFinished, QueryFailed, QueryCancelled, QueryTimedOut:
+	default:
+		return nil, awsapi.Errorf(CodeInvalidQueryStatus, "The query status %s is not valid.", req.QueryStatus)
+	}
+	if req.StartTime != nil && req.EndTime != nil && req.StartTime.After(req.EndTime.Time) {
+		return nil, awsapi.Errorf(CodeInvalidTimeRange, "StartTime must be before EndTime.")
+	}
+	max := 1000
+	if req.MaxResults != nil {
+		if *req.MaxResults < 1 || *req.MaxResults > 1000 {
+			return nil, awsapi.Errorf(CodeInvalidMaxResults, "MaxResults must be between 1 and 1000.")
+		}
+		max = *req.MaxResults
+	}
+	type entry struct {
+		QueryId      string
+		QueryStatus  string
+		CreationTime awsapi.Time
+	}
+	var all []entry
+	q.mu.Lock()
+	q.prune()
+	for _, r := range q.byID {
+		if r.Account != c.AccountID || r.Region != c.Region {
+			continue
+		}
+		found := false
+		for _, id := range r.Stores {
+			found = found || id == s.ID
+		}
+		st := r.state()
+		if !found || req.QueryStatus != "" && st != req.QueryStatus ||
+			req.StartTime != nil && r.Created.Before(req.StartTime.Time) || req.EndTime != nil && r.Created.After(req.EndTime.Time) {
+			continue
+		}
+		all = append(all, entry{r.ID, st, awsapi.Time{Time: r.Created}})
+	}
+	q.mu.Unlock()
+	sort.Slice(all, func(i, j int) bool {
+		if !all[i].CreationTime.Equal(all[j].CreationTime.Time) {
+			return all[i].CreationTime.After(all[j].CreationTime.Time)
+		}
+		return all[i].QueryId < all[j].QueryId
+	})
+	start := 0
+	if req.NextToken != "" {
+		n, err := parseToken(req.NextToken)
+		if err != nil || n > len(all) {
+			return nil, awsapi.Errorf(CodeInvalidNextToken, "Invalid NextToken.")
+		}
+		start = n
+	}
+	end := min(start+max, len(all))
+	out := struct {
+		Queries   []entry
+		NextToken string `json:",omitempty"`
+	}{Queries: append([]entry{}, all[start:end]...)}
+	if end < len(all) {
+		out.NextToken = pageToken(end)
+	}
+	return out, nil
+}
+
+// pageToken is a NextToken for the page starting at n: at least the 4
+// characters the API's model asks for.
+func pageToken(n int) string { return "page-" + strconv.Itoa(n) }
+
+func parseToken(s string) (int, error) {
+	rest, ok := strings.CutPrefix(s, "page-")
+	n, err := strconv.Atoi(rest)
+	if !ok || err != nil || n < 0 {
+		return 0, errors.New("bad token")
+	}
+	return n, nil
+}
+
+// Format writes a query result value as CloudTrail Lake shows it: Trino's
+// text forms (timestamps as "2023-01-22 16:53:53.000", structs and maps
+// as {k=v, ...}, arrays as [a, b]).
+func Format(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case bool:
+		return strconv.FormatBool(x)
+	case time.Time:
+		return x.UTC().Format("2006-01-02 15:04:05.000")
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case float32:
+		return strconv.FormatFloat(float64(x), 'g', -1, 32)
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = Format(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + "=" + Format(x[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	case duckdb.Map:
+		keys := make([]string, 0, len(x))
+		byKey := map[string]any{}
+		for k, e := range x {
+			ks := Format(k)
+			keys = append(keys, ks)
+			byKey[ks] = e
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + "=" + Format(byKey[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	case fmt.Stringer:
+		return x.String()
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,156 @@
+package lakesql
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// Check parses a rewritten query with DuckDB's own parser and walks its
+// tree: one SELECT (or set operation) that reads only the given tables
+// and the query's own CTEs, calls no table function and no function that
+// reaches outside. It is the second line behind Rewrite's token checks.
+//
+// It also returns the result's column names as Lake gives them: an
+// alias, or a column's name as written, or _col0, _col1... for other
+// expressions; nil when the select list has a * (DuckDB's names stand).
+func Check(ctx context.Context, conn *sql.Conn, rewritten string, tables []string) ([]string, error) {
+	var doc string
+	if err := conn.QueryRowContext(ctx, `SELECT CAST(json_serialize_sql(CAST(? AS VARCHAR)) AS VARCHAR)`, rewritten).Scan(&doc); err != nil {
+		return nil, err
+	}
+	var tree struct {
+		Error        bool   `json:"error"`
+		ErrorType    string `json:"error_type"`
+		ErrorMessage string `json:"error_message"`
+		Statements   []struct {
+			Node map[string]any `json:"node"`
+		} `json:"statements"`
+	}
+	if err := json.Unmarshal([]byte(doc), &tree); err != nil {
+		return nil, err
+	}
+	if tree.Error {
+		if tree.ErrorType == "parser" {
+			return nil, invalidf("The query statement has a syntax error: %s", tree.ErrorMessage)
+		}
+		return nil, invalidf("Only SELECT statements are supported.")
+	}
+	if len(tree.Statements) != 1 {
+		return nil, invalidf("The query statement must be a single SELECT statement.")
+	}
+	allowed := map[string]bool{}
+	for _, t := range tables {
+		allowed[strings.ToLower(t)] = true
+	}
+	ctes := map[string]bool{}
+	collectCTEs(tree.Statements[0].Node, ctes)
+	if err := walk(tree.Statements[0].Node, allowed, ctes); err != nil {
+		return nil, err
+	}
+	return columnNames(tree.Statements[0].Node), nil
+}
+
+// columnNames names the columns of a query node's result.
+func columnNames(node map[string]any) []string {
+	for node["type"] == "SET_OPERATION_NODE" {
+		left, ok := node["left"].(map[string]any)
+		if !ok {
+			return nil
+		}
+		node = left
+	}
+	list, ok := node["select_list"].([]any)
+	if !ok {
+		return nil
+	}
+	names := make([]string, len(list))
+	for i, e := range list {
+		m, _ := e.(map[string]any)
+		if m == nil || m["class"] == "STAR" {
+			return nil
+		}
+		if a, _ := m["alias"].(string); a != "" {
+			names[i] = a
+			continue
+		}
+		if m["class"] == "COLUMN_REF" {
+			if cols, ok := m["column_names"].([]any); ok && len(cols) > 0 {
+				if n, ok := cols[len(cols)-1].(string); ok {
+					names[i] = n
+					continue
+				}
+			}
+		}
+		names[i] = "_col" + strconv.Itoa(i)
+	}
+	return names
+}
+
+// collectCTEs gathers every CTE name the query defines, at any depth.
+func collectCTEs(v any, into map[string]bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		if cm, ok := x["cte_map"].(map[string]any); ok {
+			if entries, ok := cm["map"].([]any); ok {
+				for _, e := range entries {
+					if em, ok := e.(map[string]any); ok {
+						if k, ok := em["key"].(string); ok {
+							into[strings.ToLower(k)] = true
+						}
+					}
+				}
+			}
+		}
+		for _, c := range x {
+			collectCTEs(c, into)
+		}
+	case []any:
+		for _, c := range x {
+			collectCTEs(c, into)
+		}
+	}
+}
+
+func walk(v any, allowed, ctes map[string]bool) error {
+	switch x := v.(type) {
+	case map[string]any:
+		switch x["type"] {
+		case "TABLE_FUNCTION":
+			name := "a table function"
+			if f, ok := x["function"].(map[string]any); ok {
+				if n, ok := f["function_name"].(string); ok {
+					name = n
+				}
+			}
+			return invalidf("The function %s is not supported: a query reads event data stores only.", name)
+		case "BASE_TABLE":
+			name, _ := x["table_name"].(string)
+			schema, _ := x["schema_name"].(string)
+			catalog, _ := x["catalog_name"].(string)
+			n := strings.ToLower(name)
+			if schema != "" || catalog != "" || !allowed[n] && !ctes[n] {
+				return invalidf("The query reads %s, which is not an event data store of this account and Region.", name)
+			}
+		}
+		if x["class"] == "FUNCTION" {
+			if n, ok := x["function_name"].(string); ok && deniedFunction(n) {
+				return invalidf("The function %s is not supported.", n)
+			}
+		}
+		for _, c := range x {
+			if err := walk(c, allowed, ctes); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, c := range x {
+			if err := walk(c, allowed, ctes); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,186 @@
+package lakesql
+
+import (
+	"compress/gzip"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+)
+
+// realRecords reads the real CloudTrail records of the shared data set,
+// as delivered to S3.
+func realRecords(t *testing.T) []json.RawMessage {
+	t.Helper()
+	root := filepath.Join("..", "..", "..", "shared", "data", "cloudtrail-real", "s3-layout")
+	if _, err := os.Stat(root); err != nil {
+		if os.Getenv("CAIRN_REQUIRE_ALL") != "" {
+			t.Fatalf("the real data set is missing: %v", err)
+		}
+		t.Skip("the real data set is not beside the project")
+	}
+	var out []json.RawMessage
+	err := filepath.Walk(root, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || !strings.HasSuffix(path, ".json.gz") {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(zr)
+		if err != nil {
+			return err
+		}
+		var doc struct{ Records []json.RawMessage }
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return err
+		}
+		out = append(out, doc.Records...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestInsertFromJSONRealRecords loads every real record into a store's
+// table and checks, record by record, what the columns hold against the
+// records themselves.
+func TestInsertFromJSONRealRecords(t *testing.T) {
+	records := realRecords(t)
+	ctx := context.Background()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{CreateTable("eds"), `CREATE TABLE staging (j VARCHAR)`} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, _ := db.Begin()
+	st, err := tx.Prepare(`INSERT INTO staging VALUES (?)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range records {
+		if _, err := st.Exec(string(r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, InsertFromJSON("eds", "staging")); err != nil {
+		t.Fatal(err)
+	}
+
+	type want struct {
+		name, source, region, arn, user, typ, errCode string
+		when                                          time.Time
+		readOnly                                      *bool
+		params, resources                             int
+		paramValue                                    string // of one string-valued request parameter
+		paramKey                                      string
+	}
+	byID := map[string]want{}
+	for _, raw := range records {
+		var r struct {
+			EventID, EventName, EventSource, AwsRegion, EventTime, ErrorCode string
+			ReadOnly                                                     any
+			UserIdentity                                                 struct{ Type, Arn, UserName string }
+			RequestParameters                                            map[string]any
+			Resources                                                    []any
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			t.Fatal(err)
+		}
+		w := want{name: r.EventName, source: r.EventSource, region: r.AwsRegion, arn: r.UserIdentity.Arn, user: r.UserIdentity.UserName,
+			typ: r.UserIdentity.Type, errCode: r.ErrorCode, params: len(r.RequestParameters), resources: len(r.Resources)}
+		w.when, _ = time.Parse(time.RFC3339, r.EventTime)
+		switch v := r.ReadOnly.(type) {
+		case bool:
+			w.readOnly = &v
+		case string:
+			b := v == "true"
+			w.readOnly = &b
+		}
+		keys := make([]string, 0, len(r.RequestParameters))
+		for k := range r.RequestParameters {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if s, ok := r.RequestParameters[k].(string); ok {
+				w.paramKey, w.paramValue = k, s
+				break
+			}
+		}
+		byID[r.EventID] = w
+	}
+
+	rows, err := db.QueryContext(ctx, `SELECT eventid, eventname, eventsource, awsregion, coalesce(useridentity.arn, ''), coalesce(useridentity.username, ''),
+		coalesce(useridentity."type", ''), coalesce(errorcode, ''), eventtime, readonly, coalesce(cardinality(requestparameters), 0), coalesce(len(resources), 0),
+		requestparameters, eventjson FROM eds`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id, name, source, region, arn, user, typ, errCode, eventJSON string
+		var when time.Time
+		var readOnly sql.NullBool
+		var params, resources int
+		var rp any
+		if err := rows.Scan(&id, &name, &source, &region, &arn, &user, &typ, &errCode, &when, &readOnly, &params, &resources, &rp, &eventJSON); err != nil {
+			t.Fatal(err)
+		}
+		w, ok := byID[id]
+		if !ok {
+			t.Fatalf("row with unknown eventid %q", id)
+		}
+		n++
+		got := want{name: name, source: source, region: region, arn: arn, user: user, typ: typ, errCode: errCode, when: when.UTC(), params: params, resources: resources}
+		if readOnly.Valid {
+			got.readOnly = &readOnly.Bool
+		}
+		if got.name != w.name || got.source != w.source || got.region != w.region || got.arn != w.arn || got.user != w.user ||
+			got.typ != w.typ || got.errCode != w.errCode || !got.when.Equal(w.when) || got.params != w.params || got.resources != w.resources ||
+			(got.readOnly == nil) != (w.readOnly == nil) || got.readOnly != nil && *got.readOnly != *w.readOnly {
+			t.Fatalf("event %s:\n got %+v\nwant %+v", id, got, w)
+		}
+		if w.paramKey != "" {
+			var v string
+			if err := db.QueryRowContext(ctx, `SELECT requestparameters[?] FROM eds WHERE eventid = ?`, w.paramKey, id).Scan(&v); err != nil || v != w.paramValue {
+				t.Fatalf("event %s: requestparameters[%q] = %q (%v), want %q", id, w.paramKey, v, err, w.paramValue)
+			}
+		}
+		if !json.Valid([]byte(eventJSON)) {
+			t.Fatalf("event %s: eventjson is not JSON", id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(byID) || n < 15000 {
+		t.Fatalf("%d rows for %d distinct records", n, len(byID))
+	}
+}

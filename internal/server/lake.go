@@ -1,0 +1,40 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cairn-audit/cairn/internal/lake"
+)
+
+// openLake opens CloudTrail Lake: the event data stores (kept in the
+// ledger database), the DuckDB database of their events under
+// <data-dir>/lake, their ingestion from the ledger and the queries.
+func (s *Server) openLake(cfg Config, log *slog.Logger) error {
+	stores, err := lake.OpenStores(s.ledgerDB)
+	if err != nil {
+		return fmt.Errorf("event data stores: %w", err)
+	}
+	dir := filepath.Join(cfg.DataDir, "lake")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := lake.OpenDB(ctx, filepath.Join(dir, "lake.duckdb"))
+	if err != nil {
+		return err
+	}
+	s.lakeDB = db
+	s.lakeAPI = &lake.API{Stores: stores, Position: s.ledger.Last, IsOrgManagement: func(account string) bool {
+		org, ok := s.orgs.Of(account)
+		return ok && org.Management == account
+	}}
+	s.ingester = &lake.Ingester{Ledger: s.ledger, Stores: stores, DB: db, Log: log}
+	s.queries = &lake.Queries{DB: db, API: s.lakeAPI, Log: log}
+	return nil
+}

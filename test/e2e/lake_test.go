@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairn-audit/cairn/internal/ingest"
+)
+
+// TestLakeWithAWSCLI runs an event data store's life with the AWS CLI:
+// create, get, list, events flowing in, queries with their results
+// paged, bad SQL refused, stop and start ingestion, update, delete with
+// termination protection, restore.
+func TestLakeWithAWSCLI(t *testing.T) {
+	n := startNodeEnv(t, t.TempDir(), nil)
+	const acct = "230000000001"
+	k := n.tenantKey(acct, "")
+	cli := newCTCLI(t, n, k)
+
+	created := cli.ok("create-event-data-store", "--name", "audit-lake", "--retention-period", "30")
+	arn := created["EventDataStoreArn"].(string)
+	id := arn[strings.LastIndex(arn, "/")+1:]
+	if created["Status"] != "CREATED" || created["RetentionPeriod"] != 30.0 || created["TerminationProtectionEnabled"] != true {
+		t.Fatalf("create-event-data-store: %v", created)
+	}
+	if got := cli.ok("get-event-data-store", "--event-data-store", id); got["Status"] != "ENABLED" || got["Name"] != "audit-lake" {
+		t.Fatalf("get-event-data-store: %v", got)
+	}
+	if l := cli.ok("list-event-data-stores"); len(l["EventDataStores"].([]any)) != 1 {
+		t.Fatalf("list-event-data-stores: %v", l)
+	}
+	if r := cli.run("create-event-data-store", "--name", "audit-lake"); r.code == 0 || !strings.Contains(r.stderr, "EventDataStoreAlreadyExistsException") {
+		t.Fatalf("a second store of the same name: %d %s", r.code, r.stderr)
+	}
+
+	// Events: a few records of the account, sent through PutEvents.
+	c := keyClient(t, n.endpoint, k, "us-east-1", "")
+	var recs []json.RawMessage
+	for i := range 25 {
+		name := []string{"RunInstances", "DescribeInstances", "CreateBucket"}[i%3]
+		recs = append(recs, probeRecord(acct, "us-east-1", "ec2.amazonaws.com", name, fmt.Sprintf("66666666-2222-4333-8444-%012d", i), name == "DescribeInstances"))
+	}
+	var resp ingest.PutEventsResponse
+	if err := c.Call(ctxT(t), ingest.Target, "PutEvents", ingest.PutEventsRequest{Records: recs}, &resp); err != nil || len(resp.Failed) > 0 {
+		t.Fatalf("PutEvents: %v %+v", err, resp)
+	}
+	query := func(sql string) (string, []any) {
+		t.Helper()
+		qid := cli.ok("start-query", "--query-statement", sql)["QueryId"].(string)
+		var status string
+		waitFor(t, 30*time.Second, "the query", func() bool {
+			d := cli.ok("describe-query", "--query-id", qid)
+			status = d["QueryStatus"].(string)
+			return status != "QUEUED" && status != "RUNNING"
+		})
+		var rows []any
+		token := ""
+		for {
+			args := []string{"get-query-results", "--query-id", qid, "--max-query-results", "2", "--no-paginate"}
+			if token != "" {
+				args = append(args, "--next-token", token)
+			}
+			out := cli.ok(args...)
+			rows = append(rows, out["QueryResultRows"].([]any)...)
+			next, _ := out["NextToken"].(string)
+			if next == "" {
+				return status, rows
+			}
+			token = next
+		}
+	}
+	probeCount := "SELECT eventname, count(*) AS n FROM " + id + " WHERE eventid LIKE '66666666-%' GROUP BY eventname ORDER BY eventname"
+	var rows []any
+	waitFor(t, 30*time.Second, "the events in the store", func() bool {
+		_, rows = query(probeCount)
+		return len(rows) == 3
+	})
+	got, _ := json.Marshal(rows)
+	if string(got) != `[[{"eventname":"CreateBucket"},{"n":"8"}],[{"eventname":"DescribeInstances"},{"n":"8"}],[{"eventname":"RunInstances"},{"n":"9"}]]` {
+		t.Fatalf("GROUP BY rows: %s", got)
+	}
+	// cairn's own calls are management events of the account too.
+	if _, rows := query("SELECT count(*) FROM " + arn + " WHERE eventsource = 'cloudtrail.amazonaws.com' AND eventname = 'CreateEventDataStore'"); len(rows) != 1 {
+		t.Fatalf("own calls: %v", rows)
+	}
+	for _, bad := range []string{"DROP TABLE x", "SELECT * FROM read_csv('/etc/passwd')", "SELECT * FROM 00000000-0000-4000-8000-000000000000", "SELEC 1"} {
+		if r := cli.run("start-query", "--query-statement", bad); r.code == 0 || !strings.Contains(r.stderr, "InvalidQueryStatementException") {
+			t.Errorf("start-query %q: exit %d %s", bad, r.code, r.stderr)
+		}
+	}
+	if qs := cli.ok("list-queries", "--event-data-store", id); len(qs["Queries"].([]any)) < 2 {
+		t.Errorf("list-queries: %v", qs)
+	}
+
+	cli.ok("stop-event-data-store-ingestion", "--event-data-store", id)
+	if got := cli.ok("get-event-data-store", "--event-data-store", id); got["Status"] != "STOPPED_INGESTION" {
+		t.Fatalf("after stop: %v", got)
+	}
+	cli.ok("start-event-data-store-ingestion", "--event-data-store", id)
+	if r := cli.run("delete-event-data-store", "--event-data-store", id); r.code == 0 || !strings.Contains(r.stderr, "EventDataStoreTerminationProtectedException") {
+		t.Fatalf("delete with termination protection: %d %s", r.code, r.stderr)
+	}
+	cli.ok("update-event-data-store", "--event-data-store", id, "--no-termination-protection-enabled")
+	cli.ok("delete-event-data-store", "--event-data-store", id)
+	if got := cli.ok("get-event-data-store", "--event-data-store", id); got["Status"] != "PENDING_DELETION" {
+		t.Fatalf("after delete: %v", got)
+	}
+	if r := cli.run("start-query", "--query-statement", "SELECT count(*) FROM "+id); r.code == 0 || !strings.Contains(r.stderr, "InvalidQueryStatementException") {
+		t.Errorf("a query of a store pending deletion: %d %s", r.code, r.stderr)
+	}
+	if got := cli.ok("restore-event-data-store", "--event-data-store", id); got["Status"] != "ENABLED" {
+		t.Fatalf("restore: %v", got)
+	}
+	if _, rows := query(probeCount); len(rows) != 3 {
+		t.Fatalf("after restore: %v", rows)
+	}
+}
