@@ -104,10 +104,10 @@ func TestInsertFromJSONRealRecords(t *testing.T) {
 	for _, raw := range records {
 		var r struct {
 			EventID, EventName, EventSource, AwsRegion, EventTime, ErrorCode string
-			ReadOnly                                                     any
-			UserIdentity                                                 struct{ Type, Arn, UserName string }
-			RequestParameters                                            map[string]any
-			Resources                                                    []any
+			ReadOnly                                                         any
+			UserIdentity                                                     struct{ Type, Arn, UserName string }
+			RequestParameters                                                map[string]any
+			Resources                                                        []any
 		}
 		if err := json.Unmarshal(raw, &r); err != nil {
 			t.Fatal(err)

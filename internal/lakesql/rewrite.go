@@ -25,10 +25,10 @@ func invalidf(format string, args ...any) error {
 type tokenKind int
 
 const (
-	tkSpace tokenKind = iota // white space and comments
-	tkWord                   // keyword or identifier
-	tkQuoted                 // "identifier" (backquotes are turned into this)
-	tkString                 // 'literal'
+	tkSpace  tokenKind = iota // white space and comments
+	tkWord                    // keyword or identifier
+	tkQuoted                  // "identifier" (backquotes are turned into this)
+	tkString                  // 'literal'
 	tkNumber
 	tkStore // an event data store ID or ARN
 	tkPunct
