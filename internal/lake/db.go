@@ -47,7 +47,7 @@ func OpenDB(ctx context.Context, path string) (*DB, error) {
 	}
 	// Queries are users' SQL: nothing they run may reach files or the
 	// network, and no setting may be changed back.
-	for _, q := range []string{`SET enable_external_access = false`, `SET lock_configuration = true`} {
+	for _, q := range []string{`SET TimeZone = 'UTC'`, `SET enable_external_access = false`, `SET lock_configuration = true`} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("lake database: %w", err)

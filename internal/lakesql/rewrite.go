@@ -40,8 +40,9 @@ type token struct {
 }
 
 var (
-	storeRef = regexp.MustCompile(`^(?:arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})`)
-	arnRef   = regexp.MustCompile(`^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/([0-9a-zA-Z-]*)`)
+	internalTable = regexp.MustCompile(`^eds_[0-9a-f]{32}$`)
+	storeRef      = regexp.MustCompile(`^(?:arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})`)
+	arnRef        = regexp.MustCompile(`^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/([0-9a-zA-Z-]*)`)
 )
 
 func isWordByte(c byte) bool {
@@ -278,8 +279,16 @@ func Rewrite(query string, stores map[string]string) (string, error) {
 	if toks[sig[0]].kind != tkWord && toks[sig[0]].text != "(" || toks[sig[0]].kind == tkWord && first != "select" && first != "with" {
 		return "", invalidf("Only SELECT statements are supported: the query begins with %q.", toks[sig[0]].text)
 	}
+	internal := map[string]bool{}
+	for _, table := range stores {
+		internal[strings.ToLower(table)] = true
+	}
 	for k, i := range sig {
 		t := toks[i]
+		if (t.kind == tkWord || t.kind == tkQuoted) && (internal[strings.ToLower(t.text)] || internalTable.MatchString(strings.ToLower(t.text))) {
+			// Stores are named by their IDs, not by how cairn keeps them.
+			return "", invalidf("%s is not an event data store ID.", t.text)
+		}
 		switch t.kind {
 		case tkPunct:
 			if t.text == ";" {

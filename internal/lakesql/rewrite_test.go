@@ -1,0 +1,208 @@
+package lakesql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+)
+
+const (
+	storeA = "8a2f7e4c-1d2b-4c3e-9f00-123456789abc"
+	storeB = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"
+	other  = "ffffffff-ffff-4fff-8fff-ffffffffffff"
+)
+
+var testStores = map[string]string{storeA: "eds_a", storeB: "eds_b"}
+
+// testDB is an in-memory lake database with two small stores, set up and
+// locked as the server's.
+func testDB(t *testing.T) *sql.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	stmts := []string{CreateTable("eds_a"), CreateTable("eds_b"), CreateTable("eds_other"), `CREATE TABLE staging (j VARCHAR)`}
+	for _, r := range []string{
+		`{"eventVersion":"1.08","userIdentity":{"type":"Root","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333","userName":"root"},"eventTime":"2023-01-10T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"CreateBucket","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.1","userAgent":"aws-cli/2","requestParameters":{"bucketName":"logs","x":{"y":1}},"responseElements":null,"eventID":"e1","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management","additionalEventData":"{\"a\":\"b\"}"}`,
+		`{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","userName":"alice"},"eventTime":"2023-01-11T12:30:00Z","eventSource":"ec2.amazonaws.com","eventName":"RunInstances","awsRegion":"us-west-2","sourceIPAddress":"203.0.113.2","userAgent":"console","requestParameters":{"instanceType":"t3.micro"},"eventID":"e2","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management","errorCode":"AccessDenied"}`,
+		`{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","userName":"alice"},"eventTime":"2023-01-15T08:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-west-2","sourceIPAddress":"203.0.113.2","userAgent":"console","eventID":"e3","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}`,
+	} {
+		stmts = append(stmts, `INSERT INTO staging VALUES ('`+strings.ReplaceAll(r, "'", "''")+`')`)
+	}
+	stmts = append(stmts, InsertFromJSON("eds_a", "staging"), `DELETE FROM staging`,
+		`INSERT INTO staging VALUES ('{"eventTime":"2023-01-11T12:30:00Z","eventName":"RunInstances","eventID":"e2","userIdentity":{"userName":"alice"}}')`,
+		InsertFromJSON("eds_b", "staging"), `DROP TABLE staging`)
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := Setup(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`SET TimeZone = 'UTC'`, `SET enable_external_access = false`, `SET lock_configuration = true`} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
+// run rewrites, checks and runs a query, returning its rows as text.
+func run(t *testing.T, db *sql.DB, q string) ([]string, error) {
+	t.Helper()
+	ctx := context.Background()
+	rw, err := Rewrite(q, testStores)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := Check(ctx, conn, rw, []string{"eds_a", "eds_b"}); err != nil {
+		return nil, err
+	}
+	rows, err := conn.QueryContext(ctx, rw)
+	if err != nil {
+		t.Fatalf("%s\n(rewritten: %s): %v", q, rw, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		var cells []string
+		for _, v := range vals {
+			switch x := v.(type) {
+			case nil:
+				cells = append(cells, "NULL")
+			case time.Time:
+				cells = append(cells, x.UTC().Format("2006-01-02 15:04:05"))
+			default:
+				cells = append(cells, fmt.Sprint(x))
+			}
+		}
+		out = append(out, strings.Join(cells, "|"))
+	}
+	return out, rows.Err()
+}
+
+func TestAcceptedQueries(t *testing.T) {
+	db := testDB(t)
+	for _, c := range []struct{ q, want string }{
+		{"SELECT eventname FROM " + storeA + " ORDER BY eventtime", "CreateBucket;RunInstances;DescribeInstances"},
+		{"SELECT * FROM " + storeA + " WHERE useridentity.type = 'Root'", ""}, // checked for a row below
+		{"SELECT eventname FROM arn:aws:cloudtrail:us-east-1:111122223333:eventdatastore/" + storeA + " WHERE readonly", "DescribeInstances"},
+		{`SELECT eventname FROM "` + storeA + `" WHERE eventname LIKE 'Run%'`, "RunInstances"},
+		{"SELECT eventname FROM `" + storeA + "` -- a comment with DROP TABLE and " + other + "\nWHERE eventtime > '2023-01-11 00:00:00' AND eventtime < timestamp '2023-01-12 00:00:00'", "RunInstances"},
+		{"SELECT element_at(requestparameters, 'bucketName'), requestparameters['x'] FROM " + storeA + " WHERE eventname = 'CreateBucket'", `logs|{"y":1}`},
+		{"SELECT json_extract_scalar(element_at(additionaleventdata, 'a'), '$') FROM " + storeA + " WHERE eventid = 'e1'", "NULL"},
+		{"SELECT json_extract_scalar('{\"a\":{\"b\":\"c\"}}', '$.a.b'), json_extract_scalar('{\"a\":{\"b\":\"c\"}}', '$.a')", "c|NULL"},
+		{"SELECT DISTINCT useridentity.username FROM " + storeA + " WHERE from_iso8601_timestamp('2023-01-11T00:00:00Z') < eventtime AND eventtime > date_add('day', -7, timestamp '2023-01-16 00:00:00') ORDER BY 1", "alice"},
+		{"SELECT count(*) FROM " + storeA + " WHERE eventtime > date_add('day', -7, now())", "0"},
+		{"SELECT regexp_like(useragent, '^aws-cli'), day_of_week(eventtime), date_trunc('day', eventtime) FROM " + storeA + " WHERE eventid = 'e1'", "true|2|2023-01-10 00:00:00"},
+		{"SELECT approx_distinct(useridentity.arn), count_if(errorcode IS NOT NULL) FROM " + storeA, "2|1"},
+		{"SELECT date_format(eventtime, '%Y-%m-%d %H:%i') FROM " + storeA + " WHERE eventid = 'e2'", "2023-01-11 12:30"},
+		{"SELECT a.eventname, b.useridentity.username FROM " + storeA + " a JOIN " + storeB + " b ON a.eventid = b.eventid", "RunInstances|alice"},
+		{"SELECT eventid FROM " + storeA + " WHERE eventid = 'e1' UNION ALL SELECT eventid FROM " + storeB + " ORDER BY 1", "e1;e2"},
+		{"WITH w AS (SELECT eventname, eventtime FROM " + storeA + " WHERE NOT readonly) SELECT count(*) FROM w", "2"},
+		{"SELECT eventname, 'DROP TABLE x; " + other + "' FROM " + storeA + " WHERE eventid = 'e1';", "CreateBucket|DROP TABLE x; " + other},
+		{"SELECT if(readonly, 'r', 'w'), cardinality(requestparameters) FROM " + storeA + " WHERE eventid = 'e1'", "w|2"},
+		{"SELECT eventname FROM " + storeA + " WHERE eventtime BETWEEN timestamp '2023-01-11 00:00:00' AND timestamp '2023-01-16 00:00:00' AND errorcode IS DISTINCT FROM 'AccessDenied'", "DescribeInstances"},
+	} {
+		rows, err := run(t, db, c.q)
+		if err != nil {
+			t.Errorf("%s: %v", c.q, err)
+			continue
+		}
+		if c.want == "" {
+			if len(rows) != 1 {
+				t.Errorf("%s: %d rows", c.q, len(rows))
+			}
+			continue
+		}
+		if got := strings.Join(rows, ";"); got != c.want {
+			t.Errorf("%s:\n got %q\nwant %q", c.q, got, c.want)
+		}
+	}
+}
+
+func TestRefusedQueries(t *testing.T) {
+	db := testDB(t)
+	count := func() string {
+		var n string
+		if err := db.QueryRow(`SELECT count(*) FROM eds_a`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := count()
+	for _, q := range []string{
+		"",
+		"   -- nothing\n",
+		"DROP TABLE eds_a",
+		"CREATE TABLE x AS SELECT 1",
+		"ALTER TABLE eds_a RENAME TO x",
+		"INSERT INTO eds_a (eventname) VALUES ('x')",
+		"UPDATE eds_a SET eventname = 'x'",
+		"DELETE FROM eds_a",
+		"DELETE FROM " + storeA,
+		"COPY eds_a TO '/tmp/out.csv'",
+		"PRAGMA table_info('eds_a')",
+		"ATTACH '/tmp/x.db' AS x",
+		"INSTALL httpfs",
+		"LOAD httpfs",
+		"SET enable_external_access = true",
+		"SELECT 1; SELECT 2",
+		"SELECT 1; DROP TABLE eds_a",
+		"SELECT * FROM read_csv('/etc/passwd')",
+		"SELECT * FROM read_json_auto('/etc/hosts')",
+		"SELECT * FROM read_text('/etc/passwd')",
+		"SELECT * FROM " + storeA + " WHERE eventname IN (SELECT column0 FROM read_csv('/etc/passwd'))",
+		"SELECT * FROM glob('*')",
+		"SELECT getenv('HOME')",
+		"SELECT current_setting('threads')",
+		"SELECT * FROM duckdb_tables()",
+		"SELECT * FROM information_schema.tables",
+		"SELECT * FROM pg_catalog.pg_class",
+		"SELECT * FROM eds_other",
+		"SELECT * FROM eds_a",
+		`SELECT * FROM "eds_b"`,
+		"SELECT * FROM eds_0123456789abcdef0123456789abcdef",
+		"SELECT * FROM main.eds_a",
+		"SELECT * FROM " + other,
+		"SELECT * FROM arn:aws:cloudtrail:us-east-1:111122223333:eventdatastore/" + other,
+		"SELECT * FROM range(10)",
+		"SELECT * FROM (VALUES (1)) v(x) WHERE x IN (SELECT 1 FROM query('SELECT 1'))",
+		"SELEC eventname FROM " + storeA,
+		"SELECT eventname FROM " + storeA + " WHERE",
+		"SELECT 'unterminated FROM " + storeA,
+		"WITH x AS (DELETE FROM eds_a RETURNING *) SELECT * FROM x",
+	} {
+		if rows, err := run(t, db, q); !errors.Is(err, ErrInvalidQuery) {
+			t.Errorf("%q: %v %q, want ErrInvalidQuery", q, err, rows)
+		}
+	}
+	if after := count(); after != before {
+		t.Fatalf("the store changed: %s rows, was %s", after, before)
+	}
+}
