@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -95,6 +96,22 @@ func (d *DB) Cursor(ctx context.Context, id string) (uint64, error) {
 // cursor to pos, in one transaction: a crash leaves either both or
 // neither, so every record is ingested once.
 func (d *DB) Ingest(ctx context.Context, id, table string, records [][]byte, pos uint64) error {
+	return d.add(ctx, id, table, records, pos)
+}
+
+// Append adds records to a store's table, as an import does: no cursor
+// moves.
+func (d *DB) Append(ctx context.Context, table string, records []json.RawMessage) error {
+	rs := make([][]byte, len(records))
+	for i, r := range records {
+		rs[i] = r
+	}
+	return d.add(ctx, "", table, rs, 0)
+}
+
+// add stages records and moves them into table, and the cursor id (if
+// any) to pos, in one transaction.
+func (d *DB) add(ctx context.Context, id, table string, records [][]byte, pos uint64) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	conn, err := d.db.Conn(ctx)
@@ -137,8 +154,10 @@ func (d *DB) Ingest(ctx context.Context, id, table string, records [][]byte, pos
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO lake_cursor VALUES (?, ?)`, id, pos); err != nil {
-		return err
+	if id != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO lake_cursor VALUES (?, ?)`, id, pos); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cairn-audit/cairn/internal/lake"
+	"github.com/cairn-audit/cairn/internal/objstore"
 )
 
 // openLake opens CloudTrail Lake: the event data stores (kept in the
@@ -36,5 +37,16 @@ func (s *Server) openLake(cfg Config, log *slog.Logger) error {
 	}}
 	s.ingester = &lake.Ingester{Ledger: s.ledger, Stores: stores, DB: db, Log: log}
 	s.queries = &lake.Queries{DB: db, API: s.lakeAPI, Log: log}
+	s.imports = &lake.Imports{DB: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log}
 	return nil
+}
+
+// importBuckets shows the bucket registry to imports.
+type importBuckets struct{ r *objstore.Registry }
+
+func (b importBuckets) Store(bucket string) (objstore.Store, error) { return b.r.Store(bucket) }
+
+func (b importBuckets) Owner(bucket string) (string, bool) {
+	bk, ok := b.r.Get(bucket)
+	return bk.Owner, ok
 }

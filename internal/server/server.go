@@ -123,6 +123,7 @@ type Server struct {
 	lakeAPI  *lake.API
 	ingester *lake.Ingester
 	queries  *lake.Queries
+	imports  *lake.Imports
 	trails   *trail.Store
 	deliver  *delivery.Deliverer
 	keys     *digest.Keyring
@@ -195,7 +196,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 				Ops: mergeOps(map[string]awsapi.Op{
 					"LookupEvents":   history.LookupEventsOp(s.searcher),
 					"ListPublicKeys": digest.ListPublicKeysOp(s.keys, time.Now),
-				}, s.trailAPI().Ops(), s.lakeAPI.Ops(), s.queries.Ops()),
+				}, s.trailAPI().Ops(), s.lakeAPI.Ops(), s.queries.Ops(), s.imports.Ops()),
 			},
 			{
 				Targets:     []string{ingest.Target},
@@ -353,6 +354,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// Lake ingestion commits each batch with its cursor: stopping it
 	// anywhere loses nothing.
 	s.queries.Close()
+	s.imports.Close()
 	stopLake()
 	<-lakeDone
 	stopIndex()
