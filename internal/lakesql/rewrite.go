@@ -223,6 +223,9 @@ var renames = map[string]string{
 	"array_join":             "array_to_string",
 	"split":                  "string_split",
 	"arbitrary":              "any_value",
+	"transform":              "list_transform",
+	"filter":                 "list_filter",
+	"reduce":                 "list_reduce",
 }
 
 // macros are the Trino functions DuckDB has no same-shaped function for.

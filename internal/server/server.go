@@ -194,8 +194,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 				SigningName: "cloudtrail",
 				EventSource: "cloudtrail.amazonaws.com",
 				Ops: mergeOps(map[string]awsapi.Op{
-					"LookupEvents":   history.LookupEventsOp(s.searcher),
-					"ListPublicKeys": digest.ListPublicKeysOp(s.keys, time.Now),
+					"LookupEvents":        history.LookupEventsOp(s.searcher),
+					"ListPublicKeys":      digest.ListPublicKeysOp(s.keys, time.Now),
+					"SearchSampleQueries": lake.SearchSampleQueriesOp(),
 				}, s.trailAPI().Ops(), s.lakeAPI.Ops(), s.queries.Ops(), s.imports.Ops()),
 			},
 			{

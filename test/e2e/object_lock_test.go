@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -63,20 +64,32 @@ func TestObjectLockKeepsDeliveredFiles(t *testing.T) {
 		Region: "us-east-1", UsePathStyle: true, BaseEndpoint: aws.String(m.Endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider(m.AccessKey, m.SecretKey, ""),
 	})
+	// A digest that names a log file: that log file is the one tampered
+	// with below, so that the validator vouches for it.
 	var logKey, digestKey string
-	waitFor(t, 30*time.Second, "a log file and a digest in the locked bucket", func() bool {
+	waitFor(t, 30*time.Second, "a digest naming a log file in the locked bucket", func() bool {
 		out, err := raw.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("locked-logs")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, o := range out.Contents {
-			if strings.Contains(*o.Key, "/CloudTrail-Digest/") {
-				digestKey = *o.Key
-			} else {
-				logKey = *o.Key
+			if !strings.Contains(*o.Key, "/CloudTrail-Digest/") {
+				continue
+			}
+			var d struct {
+				LogFiles []struct {
+					S3Object string `json:"s3Object"`
+				} `json:"logFiles"`
+			}
+			if err := json.Unmarshal(gunzipBody(t, m.Store(t), "locked-logs", *o.Key), &d); err != nil {
+				t.Fatal(err)
+			}
+			if len(d.LogFiles) > 0 {
+				digestKey, logKey = *o.Key, d.LogFiles[0].S3Object
+				return true
 			}
 		}
-		return logKey != "" && digestKey != ""
+		return false
 	})
 	waitFor(t, 30*time.Second, "the plain trail's delivery error", func() bool {
 		s := cli.ok("get-trail-status", "--name", "plain")
