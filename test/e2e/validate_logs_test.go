@@ -323,11 +323,29 @@ func (e *validateEnv) mutations(digestKeys, logKeys []string) {
 			newest = k
 		}
 	}
+	// The digest tampered with is one a newer digest points at: the last
+	// digest of a chain that a restart ended has nothing after it that
+	// names it, so its loss looks like the gap between chains.
+	pointed := map[string]bool{}
+	for _, k := range digestKeys {
+		var d struct {
+			PreviousDigestS3Object *string `json:"previousDigestS3Object"`
+		}
+		if err := json.Unmarshal(gunzipBody(t, st, b, k), &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.PreviousDigestS3Object != nil {
+			pointed[*d.PreviousDigestS3Object] = true
+		}
+	}
 	middle := ""
 	for _, k := range digestKeys {
-		if k != newest {
+		if k != newest && pointed[k] {
 			middle = k
 		}
+	}
+	if middle == "" {
+		t.Fatal("no digest is pointed at by a newer one")
 	}
 	log0, log1 := logKeys[0], logKeys[len(logKeys)/2]
 	forger, err := digest.OpenKeyring(t.TempDir(), 0, 0)
