@@ -45,9 +45,7 @@ func Check(ctx context.Context, conn *sql.Conn, rewritten string, tables []strin
 	for _, t := range tables {
 		allowed[strings.ToLower(t)] = true
 	}
-	ctes := map[string]bool{}
-	collectCTEs(tree.Statements[0].Node, ctes)
-	if err := walk(tree.Statements[0].Node, allowed, ctes); err != nil {
+	if err := walk(tree.Statements[0].Node, allowed, nil); err != nil {
 		return nil, err
 	}
 	return columnNames(tree.Statements[0].Node), nil
@@ -89,44 +87,29 @@ func columnNames(node map[string]any) []string {
 	return names
 }
 
-// collectCTEs gathers every CTE name the query defines, at any depth.
-func collectCTEs(v any, into map[string]bool) {
-	switch x := v.(type) {
-	case map[string]any:
-		if cm, ok := x["cte_map"].(map[string]any); ok {
-			if entries, ok := cm["map"].([]any); ok {
-				for _, e := range entries {
-					if em, ok := e.(map[string]any); ok {
-						if k, ok := em["key"].(string); ok {
-							into[strings.ToLower(k)] = true
-						}
-					}
-				}
-			}
-		}
-		for _, c := range x {
-			collectCTEs(c, into)
-		}
-	case []any:
-		for _, c := range x {
-			collectCTEs(c, into)
-		}
-	}
-}
+// refusedRefs are the table references that read something other than a
+// table by name: table functions, and SHOW/DESCRIBE, which list the
+// catalog.
+var refusedRefs = map[string]bool{"TABLE_FUNCTION": true, "SHOW_REF": true, "COLUMN_DATA": true, "DELIM_GET": true}
 
+// walk checks a parsed query. ctes are the CTE names in scope: DuckDB
+// reads a name that no enclosing WITH defines before its use (a CTE's own
+// name in its own body, a later CTE's name, a CTE of a sibling subquery)
+// as the table of that name.
 func walk(v any, allowed, ctes map[string]bool) error {
 	switch x := v.(type) {
 	case map[string]any:
-		switch x["type"] {
-		case "TABLE_FUNCTION":
-			name := "a table function"
+		typ, _ := x["type"].(string)
+		if refusedRefs[typ] {
+			name := "This table reference"
 			if f, ok := x["function"].(map[string]any); ok {
 				if n, ok := f["function_name"].(string); ok {
-					name = n
+					name = "The function " + n
 				}
 			}
-			return invalidf("The function %s is not supported: a query reads event data stores only.", name)
-		case "BASE_TABLE":
+			return invalidf("%s is not supported: a query reads event data stores only.", name)
+		}
+		if typ == "BASE_TABLE" {
 			name, _ := x["table_name"].(string)
 			schema, _ := x["schema_name"].(string)
 			catalog, _ := x["catalog_name"].(string)
@@ -140,8 +123,30 @@ func walk(v any, allowed, ctes map[string]bool) error {
 				return invalidf("The function %s is not supported.", n)
 			}
 		}
-		for _, c := range x {
-			if err := walk(c, allowed, ctes); err != nil {
+		// Each CTE sees the ones before it; the query sees them all.
+		if cm, ok := x["cte_map"].(map[string]any); ok {
+			entries, _ := cm["map"].([]any)
+			for _, e := range entries {
+				em, _ := e.(map[string]any)
+				if err := walk(em["value"], allowed, ctes); err != nil {
+					return err
+				}
+				if k, ok := em["key"].(string); ok {
+					ctes = with(ctes, k)
+				}
+			}
+		}
+		for k, c := range x {
+			if k == "cte_map" {
+				continue
+			}
+			scope := ctes
+			// A recursive CTE reads itself in its recursive term only: in
+			// the first term its name is still the table's.
+			if n, ok := x["cte_name"].(string); ok && typ == "RECURSIVE_CTE_NODE" && k == "right" {
+				scope = with(ctes, n)
+			}
+			if err := walk(c, allowed, scope); err != nil {
 				return err
 			}
 		}
@@ -153,4 +158,14 @@ func walk(v any, allowed, ctes map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// with is a copy of set with name added.
+func with(set map[string]bool, name string) map[string]bool {
+	out := make(map[string]bool, len(set)+1)
+	for k := range set {
+		out[k] = true
+	}
+	out[strings.ToLower(name)] = true
+	return out
 }

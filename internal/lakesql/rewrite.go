@@ -135,6 +135,11 @@ func tokenize(q string) ([]token, error) {
 				for j < len(q) && isWordByte(q[j]) {
 					j++
 				}
+				// DuckDB reads E'\'' as one string where Trino, and
+				// this tokenizer, read an open one: refuse it.
+				if j-i == 1 && (c == 'e' || c == 'E') && j < len(q) && q[j] == '\'' {
+					return nil, invalidf("Escape string literals (E'...') are not supported.")
+				}
 				kind := tkWord
 				if c >= '0' && c <= '9' {
 					kind = tkNumber
@@ -146,6 +151,11 @@ func tokenize(q string) ([]token, error) {
 				out = append(out, token{kind, q[i:j]})
 				i = j
 				continue
+			}
+			// $ starts DuckDB's dollar-quoted strings and parameters,
+			// neither of which Lake has.
+			if c == '$' {
+				return nil, invalidf("The character $ is not supported outside string literals.")
 			}
 			// Two-character operators stay together.
 			for _, op := range []string{"<>", "!=", "<=", ">=", "||", "::", "->>", "->"} {
@@ -203,6 +213,7 @@ var renames = map[string]string{
 	"json_array_get":         "trino_json_array_get",
 	"is_json_scalar":         "trino_is_json_scalar",
 	"slice":                  "trino_slice",
+	"cardinality":            "trino_cardinality",
 	"regexp_like":            "regexp_matches",
 	"approx_distinct":        "approx_count_distinct",
 	"approx_percentile":      "approx_quantile",
@@ -217,7 +228,7 @@ var renames = map[string]string{
 	"from_unixtime":          "to_timestamp",
 	"to_unixtime":            "epoch",
 	"contains":               "list_contains",
-	"array_distinct":         "list_distinct",
+	"array_distinct":         "trino_array_distinct",
 	"array_max":              "list_max",
 	"array_min":              "list_min",
 	"array_join":             "array_to_string",
@@ -240,12 +251,19 @@ var macros = []string{
 	`CREATE OR REPLACE MACRO trino_from_iso8601_date(s) AS CAST(s AS DATE)`,
 	`CREATE OR REPLACE MACRO trino_to_iso8601(ts) AS strftime(CAST(ts AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%gZ')`,
 	`CREATE OR REPLACE MACRO trino_json_extract_scalar(j, p) AS CASE WHEN json_type(json_extract(CAST(j AS JSON), p)) IN ('OBJECT', 'ARRAY') THEN NULL ELSE json_extract_string(CAST(j AS JSON), p) END`,
-	`CREATE OR REPLACE MACRO trino_json_parse(s) AS CAST(s AS JSON)`,
+	// json() also minifies, as Trino's canonical JSON text is.
+	`CREATE OR REPLACE MACRO trino_json_parse(s) AS json(s)`,
 	`CREATE OR REPLACE MACRO trino_json_format(j) AS CAST(j AS VARCHAR)`,
 	`CREATE OR REPLACE MACRO trino_json_array_contains(j, v) AS list_contains(list_transform(CAST(json_extract(CAST(j AS JSON), '$[*]') AS VARCHAR[]), x -> x), CAST(to_json(v) AS VARCHAR))`,
 	`CREATE OR REPLACE MACRO trino_json_array_get(j, i) AS json_extract(CAST(j AS JSON), '$[' || CAST(i AS VARCHAR) || ']')`,
 	`CREATE OR REPLACE MACRO trino_is_json_scalar(j) AS json_type(CAST(j AS JSON)) NOT IN ('OBJECT', 'ARRAY')`,
 	`CREATE OR REPLACE MACRO trino_slice(a, s, n) AS list_slice(a, s, s + n - 1)`,
+	// list_distinct does not keep the first occurrences' order; Trino does.
+	`CREATE OR REPLACE MACRO trino_array_distinct(a) AS
+		list_filter(a, lambda x, i: NOT coalesce(list_contains(list_slice(a, 1, i - 1), x), false))`,
+	// DuckDB's cardinality takes maps only, len lists only; JSON counts both.
+	`CREATE OR REPLACE MACRO trino_cardinality(x) AS CASE WHEN json_type(to_json(x)) = 'ARRAY'
+		THEN json_array_length(to_json(x)) ELSE len(json_keys(to_json(x))) END`,
 }
 
 // Setup makes the macros the rewritten queries call. It is run once per

@@ -126,7 +126,11 @@ func TestAcceptedQueries(t *testing.T) {
 		{"SELECT eventid FROM " + storeA + " WHERE eventid = 'e1' UNION ALL SELECT eventid FROM " + storeB + " ORDER BY 1", "e1;e2"},
 		{"WITH w AS (SELECT eventname, eventtime FROM " + storeA + " WHERE NOT readonly) SELECT count(*) FROM w", "2"},
 		{"SELECT eventname, 'DROP TABLE x; " + other + "' FROM " + storeA + " WHERE eventid = 'e1';", "CreateBucket|DROP TABLE x; " + other},
-		{"SELECT if(readonly, 'r', 'w'), cardinality(requestparameters) FROM " + storeA + " WHERE eventid = 'e1'", "w|2"},
+		{"SELECT if(readonly, 'r', 'w'), cardinality(requestparameters), cardinality(resources) FROM " + storeA + " WHERE eventid = 'e1'", "w|2|NULL"},
+		{"SELECT cardinality(ARRAY[1, 2, 3]), cardinality(map_keys(requestparameters)) FROM " + storeA + " WHERE eventid = 'e1'", "3|2"},
+		{"SELECT array_distinct(ARRAY[3, 1, 3, 2]), json_format(json_parse('[1, {\"a\" : 2}]'))", `[3 1 2]|[1,{"a":2}]`},
+		{"WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT count(*) FROM r", "3"},
+		{"WITH a AS (SELECT eventid FROM " + storeA + "), b AS (SELECT * FROM a) SELECT count(*) FROM b", "3"},
 		{"SELECT eventname FROM " + storeA + " WHERE eventtime BETWEEN timestamp '2023-01-11 00:00:00' AND timestamp '2023-01-16 00:00:00' AND errorcode IS DISTINCT FROM 'AccessDenied'", "DescribeInstances"},
 	} {
 		rows, err := run(t, db, c.q)
@@ -197,6 +201,16 @@ func TestRefusedQueries(t *testing.T) {
 		"SELECT eventname FROM " + storeA + " WHERE",
 		"SELECT 'unterminated FROM " + storeA,
 		"WITH x AS (DELETE FROM eds_a RETURNING *) SELECT * FROM x",
+		// A CTE's name reads the table of that name where the CTE is not
+		// in scope; dollar quotes and E'' strings hide words from Rewrite.
+		"WITH eds_other AS (SELECT * FROM eds_other) SELECT * FROM eds_other",
+		"WITH a AS (SELECT * FROM eds_other), eds_other AS (SELECT 1) SELECT * FROM a",
+		"SELECT x.eventname FROM (WITH eds_other AS (SELECT 1) SELECT * FROM eds_other) s, eds_other x",
+		"WITH RECURSIVE eds_other AS (SELECT * FROM eds_other UNION ALL SELECT * FROM eds_other WHERE false) SELECT * FROM eds_other",
+		"SELECT $$'$$, x.eventname FROM (WITH eds_other AS (SELECT * FROM eds_other) SELECT * FROM eds_other) x --'",
+		"SELECT E'\\'' AS a, x.eventname FROM eds_other x --'",
+		"SELECT * FROM (SHOW TABLES)",
+		"SELECT * FROM (DESCRIBE eds_a)",
 	} {
 		if rows, err := run(t, db, q); !errors.Is(err, ErrInvalidQuery) {
 			t.Errorf("%q: %v %q, want ErrInvalidQuery", q, err, rows)
@@ -204,5 +218,32 @@ func TestRefusedQueries(t *testing.T) {
 	}
 	if after := count(); after != before {
 		t.Fatalf("the store changed: %s rows, was %s", after, before)
+	}
+}
+
+// TestCheckAlone gives Check what Rewrite refuses, as if Rewrite had been
+// fooled: Check must refuse it on its own.
+func TestCheckAlone(t *testing.T) {
+	db := testDB(t)
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{
+		"SELECT * FROM (SHOW TABLES)",
+		"SELECT * FROM (SHOW ALL TABLES)",
+		"SELECT * FROM (DESCRIBE eds_a)",
+		"SELECT * FROM (SUMMARIZE eds_other)",
+		"SELECT $$'$$, x.eventname FROM (WITH eds_other AS (SELECT * FROM eds_other) SELECT * FROM eds_other) x",
+		"SELECT E'\\'', * FROM eds_other",
+		"SELECT * FROM read_csv('/etc/passwd')",
+		"SELECT getenv('HOME')",
+		"DROP TABLE eds_a",
+	} {
+		if _, err := Check(ctx, conn, q, []string{"eds_a", "eds_b"}); !errors.Is(err, ErrInvalidQuery) {
+			t.Errorf("%q: %v, want ErrInvalidQuery", q, err)
+		}
 	}
 }
