@@ -4,7 +4,6 @@ import (
 	"context"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -326,24 +325,16 @@ func (a *API) list(ctx context.Context, c *awsapi.Call) (any, error) {
 		}
 		max = *req.MaxResults
 	}
-	all := a.Visible(c.AccountID, c.Region)
-	start := 0
-	if req.NextToken != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(req.NextToken, "eds-"))
-		if err != nil || !strings.HasPrefix(req.NextToken, "eds-") || n < 0 || n > len(all) {
-			return nil, awsapi.Errorf(CodeInvalidNextToken, "Invalid NextToken.")
-		}
-		start = n
+	stores, next, err := page(a.Visible(c.AccountID, c.Region), req.NextToken, max)
+	if err != nil {
+		return nil, err
 	}
 	out := struct {
 		EventDataStores []listEntry
 		NextToken       string `json:",omitempty"`
-	}{EventDataStores: []listEntry{}}
-	for i := start; i < len(all) && i < start+max; i++ {
-		out.EventDataStores = append(out.EventDataStores, listEntry{EventDataStoreArn: all[i].ARN(), Name: all[i].Name})
-	}
-	if start+max < len(all) {
-		out.NextToken = "eds-" + strconv.Itoa(start+max)
+	}{EventDataStores: []listEntry{}, NextToken: next}
+	for _, s := range stores {
+		out.EventDataStores = append(out.EventDataStores, listEntry{EventDataStoreArn: s.ARN(), Name: s.Name})
 	}
 	return out, nil
 }

@@ -540,23 +540,14 @@ func (im *Imports) list(ctx context.Context, c *awsapi.Call) (any, error) {
 		}
 		return all[a].ImportId < all[b].ImportId
 	})
-	start := 0
-	if req.NextToken != "" {
-		n, err := parseToken(req.NextToken)
-		if err != nil || n > len(all) {
-			return nil, awsapi.Errorf(CodeInvalidNextToken, "Invalid NextToken.")
-		}
-		start = n
+	items, next, err := page(all, req.NextToken, max)
+	if err != nil {
+		return nil, err
 	}
-	end := min(start+max, len(all))
-	out := struct {
+	return struct {
 		Imports   []entry
 		NextToken string `json:",omitempty"`
-	}{Imports: append([]entry{}, all[start:end]...)}
-	if end < len(all) {
-		out.NextToken = pageToken(end)
-	}
-	return out, nil
+	}{append([]entry{}, items...), next}, nil
 }
 
 func contains(list []string, s string) bool {
@@ -593,21 +584,12 @@ func (im *Imports) failures(ctx context.Context, c *awsapi.Call) (any, error) {
 	j.mu.Lock()
 	all := append([]importFailure(nil), j.failures...)
 	j.mu.Unlock()
-	start := 0
-	if req.NextToken != "" {
-		n, err := parseToken(req.NextToken)
-		if err != nil || n > len(all) {
-			return nil, awsapi.Errorf(CodeInvalidNextToken, "Invalid NextToken.")
-		}
-		start = n
+	items, next, err := page(all, req.NextToken, max)
+	if err != nil {
+		return nil, err
 	}
-	end := min(start+max, len(all))
-	out := struct {
+	return struct {
 		Failures  []importFailure
 		NextToken string `json:",omitempty"`
-	}{Failures: append([]importFailure{}, all[start:end]...)}
-	if end < len(all) {
-		out.NextToken = pageToken(end)
-	}
-	return out, nil
+	}{append([]importFailure{}, items...), next}, nil
 }

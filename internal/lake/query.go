@@ -368,13 +368,9 @@ func (q *Queries) results(ctx context.Context, c *awsapi.Call) (any, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	start := 0
-	if req.NextToken != "" {
-		n, err := parseToken(req.NextToken)
-		if err != nil || n > len(r.rows) {
-			return nil, awsapi.Errorf(CodeInvalidNextToken, "Invalid NextToken.")
-		}
-		start = n
+	rows, next, err := page(r.rows, req.NextToken, max)
+	if err != nil {
+		return nil, err
 	}
 	type stats struct {
 		ResultsCount      int
@@ -389,18 +385,15 @@ func (q *Queries) results(ctx context.Context, c *awsapi.Call) (any, error) {
 		ErrorMessage    string `json:",omitempty"`
 	}{QueryStatus: r.status, ErrorMessage: r.errMsg, QueryResultRows: [][]map[string]*string{}}
 	if r.status == QueryFinished {
-		end := min(start+max, len(r.rows))
-		for _, row := range r.rows[start:end] {
+		for _, row := range rows {
 			cells := make([]map[string]*string, len(row))
 			for i, v := range row {
 				cells[i] = map[string]*string{r.columns[i]: v}
 			}
 			out.QueryResultRows = append(out.QueryResultRows, cells)
 		}
-		if end < len(r.rows) {
-			out.NextToken = pageToken(end)
-		}
-		out.QueryStatistics = stats{ResultsCount: end - start, TotalResultsCount: len(r.rows)}
+		out.NextToken = next
+		out.QueryStatistics = stats{ResultsCount: len(rows), TotalResultsCount: len(r.rows)}
 	}
 	return out, nil
 }
@@ -489,36 +482,36 @@ func (q *Queries) list(ctx context.Context, c *awsapi.Call) (any, error) {
 		}
 		return all[i].QueryId < all[j].QueryId
 	})
+	items, next, err := page(all, req.NextToken, max)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		Queries   []entry
+		NextToken string `json:",omitempty"`
+	}{append([]entry{}, items...), next}, nil
+}
+
+// page returns the page of all that token starts (the first page for
+// ""), at most max long, and the NextToken of the page after it ("" at
+// the end). Tokens are "page-N": at least the 4 characters the API's
+// model asks for.
+func page[T any](all []T, token string, max int) ([]T, string, error) {
 	start := 0
-	if req.NextToken != "" {
-		n, err := parseToken(req.NextToken)
-		if err != nil || n > len(all) {
-			return nil, awsapi.Errorf(CodeInvalidNextToken, "Invalid NextToken.")
+	if token != "" {
+		rest, ok := strings.CutPrefix(token, "page-")
+		n, err := strconv.Atoi(rest)
+		if !ok || err != nil || n < 0 || n > len(all) {
+			return nil, "", awsapi.Errorf(CodeInvalidNextToken, "Invalid NextToken.")
 		}
 		start = n
 	}
 	end := min(start+max, len(all))
-	out := struct {
-		Queries   []entry
-		NextToken string `json:",omitempty"`
-	}{Queries: append([]entry{}, all[start:end]...)}
+	next := ""
 	if end < len(all) {
-		out.NextToken = pageToken(end)
+		next = "page-" + strconv.Itoa(end)
 	}
-	return out, nil
-}
-
-// pageToken is a NextToken for the page starting at n: at least the 4
-// characters the API's model asks for.
-func pageToken(n int) string { return "page-" + strconv.Itoa(n) }
-
-func parseToken(s string) (int, error) {
-	rest, ok := strings.CutPrefix(s, "page-")
-	n, err := strconv.Atoi(rest)
-	if !ok || err != nil || n < 0 {
-		return 0, errors.New("bad token")
-	}
-	return n, nil
+	return all[start:end:end], next, nil
 }
 
 // Format writes a query result value as CloudTrail Lake shows it: Trino's

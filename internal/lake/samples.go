@@ -134,22 +134,13 @@ func SearchSampleQueriesOp() awsapi.Op {
 			}
 		}
 		sort.SliceStable(hits, func(i, j int) bool { return hits[i].Relevance > hits[j].Relevance })
-		start := 0
-		if req.NextToken != "" {
-			n, err := parseToken(req.NextToken)
-			if err != nil || n > len(hits) {
-				return nil, awsapi.Errorf(CodeInvalidNextToken, "Invalid NextToken.")
-			}
-			start = n
+		items, next, err := page(hits, req.NextToken, max)
+		if err != nil {
+			return nil, err
 		}
-		end := min(start+max, len(hits))
-		out := struct {
+		return struct {
 			SearchResults []searchResult
 			NextToken     string `json:",omitempty"`
-		}{SearchResults: append([]searchResult{}, hits[start:end]...)}
-		if end < len(hits) {
-			out.NextToken = pageToken(end)
-		}
-		return out, nil
+		}{append([]searchResult{}, items...), next}, nil
 	}}
 }
