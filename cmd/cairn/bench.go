@@ -17,8 +17,11 @@ func runBench(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "delivery" {
 		return runBenchDelivery(ctx, args[1:])
 	}
+	if len(args) > 0 && args[0] == "lake" {
+		return runBenchLake(ctx, args[1:])
+	}
 	if len(args) == 0 || (args[0] != "ingest" && args[0] != "lookup") {
-		return fmt.Errorf("usage: cairn bench ingest|lookup|delivery [flags] (against a running server; use an administrator key)")
+		return fmt.Errorf("usage: cairn bench ingest|lookup|delivery|lake [flags] (against a running server; use an administrator key)")
 	}
 	var cf clientFlags
 	fs := newFlagSet("bench "+args[0], "[flags]")
@@ -152,4 +155,40 @@ func runBenchDelivery(ctx context.Context, args []string) error {
 		fmt.Printf("server CPU       %.1f s\n", r.ServerCPU)
 		fmt.Printf("server max RSS   %.0f MiB\n", r.MaxRSSBytes/(1<<20))
 	})
+}
+
+// runBenchLake imports a data set of CloudTrail log files into a new
+// event data store and times queries on it, beside DuckDB reading the
+// raw files and zgrep. It runs on the server's machine: the data set is
+// an fs bucket in the server's data directory.
+func runBenchLake(ctx context.Context, args []string) error {
+	var cf clientFlags
+	fs := newFlagSet("bench lake", "--data-dir DIR [--source DIR] [flags]")
+	cf.register(fs)
+	dataDir := fs.String("data-dir", "", "the server's data directory (required)")
+	bucket := fs.String("bucket", "lake-bench", "the fs bucket that holds the data set; made from --source when empty")
+	account := fs.String("bench-account", "100000000001", "the account that owns the bucket and the event data store")
+	source := fs.String("source", "", "a folder of CloudTrail log files whose records make the data set")
+	events := fs.Int("events", 10_000_000, "events in the data set")
+	perFile := fs.Int("files-per-file", 10, "template files of one account and Region per file of the data set")
+	span := fs.Duration("span", 30*24*time.Hour, "how far back the data set's eventTimes reach from now")
+	repeat := fs.Int("repeat", 5, "runs of each query on the server")
+	compare := fs.Bool("compare", true, "also run the queries with DuckDB over the raw files and with zgrep")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dataDir == "" {
+		return fmt.Errorf("--data-dir is required: the data set is a bucket of the server")
+	}
+	c, err := cf.client(ctx)
+	if err != nil {
+		return err
+	}
+	o := bench.LakeOptions{DataDir: *dataDir, Bucket: *bucket, Account: *account, Repeat: *repeat, Compare: *compare,
+		Data: bench.LakeDataOptions{Source: *source, Events: *events, FilesPerFile: *perFile, End: time.Now(), Span: *span}}
+	r, err := bench.Lake(ctx, c, o, os.Stderr)
+	if err != nil {
+		return err
+	}
+	return render(cf.output, r, func() { r.WriteMarkdown(os.Stdout) })
 }

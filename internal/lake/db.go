@@ -22,20 +22,21 @@ const stagingTable = "lake_staging"
 // one table per store, and how far each store has ingested the ledger.
 type DB struct {
 	db *sql.DB
-	// mu serialises writes: one ingest or retention at a time.
-	mu sync.Mutex
+	// mu orders writes: records are added (each in a transaction of its
+	// own; DuckDB appends do not conflict) under the read lock, tables
+	// are made, dropped and expired under the write lock.
+	mu sync.RWMutex
 }
 
 // OpenDB opens (or makes) the database at path; "" is in memory.
 func OpenDB(ctx context.Context, path string) (*DB, error) {
-	db, err := sql.Open("duckdb", path)
+	db, err := sql.Open("duckdb", path+lakesql.Options)
 	if err != nil {
 		return nil, fmt.Errorf("open lake database: %w", err)
 	}
 	for _, q := range []string{
 		`CREATE TABLE IF NOT EXISTS lake_cursor (id VARCHAR PRIMARY KEY, pos UBIGINT NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS ` + stagingTable + ` (j VARCHAR)`,
-		`DELETE FROM ` + stagingTable,
+		`DROP TABLE IF EXISTS ` + stagingTable,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			db.Close()
@@ -112,20 +113,21 @@ func (d *DB) Append(ctx context.Context, table string, records []json.RawMessage
 // add stages records and moves them into table, and the cursor id (if
 // any) to pos, in one transaction.
 func (d *DB) add(ctx context.Context, id, table string, records [][]byte, pos uint64) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.mu.RLock()
+	defer d.mu.RUnlock()
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	// Rows an earlier, failed call left behind are not to be ingested.
-	if _, err := conn.ExecContext(ctx, `DELETE FROM `+stagingTable); err != nil {
+	// The staging table is the connection's own, in memory; rows an
+	// earlier, failed call left behind are not to be ingested.
+	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS `+stagingTable+` (j VARCHAR); DELETE FROM `+stagingTable); err != nil {
 		return err
 	}
 	if len(records) > 0 {
 		err = conn.Raw(func(dc any) error {
-			a, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", stagingTable)
+			a, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", stagingTable)
 			if err != nil {
 				return err
 			}

@@ -334,21 +334,43 @@ func (im *Imports) run(ctx context.Context, j *importJob) {
 	if limit <= 0 {
 		limit = 50000
 	}
-	var batch []json.RawMessage
-	var batchFiles int64
-	flush := func() error {
-		if len(batch) == 0 && batchFiles == 0 {
-			return nil
-		}
-		for _, t := range tables {
-			if err := im.DB.Append(ctx, t, batch); err != nil {
-				return err
+	// One goroutine reads and decodes the files; two add the batches it
+	// makes, each in its own transaction, so that reading, DuckDB's
+	// parsing and its compression overlap.
+	type batch struct {
+		records []json.RawMessage
+		files   int64
+	}
+	batches := make(chan batch, 1)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		addErr  error
+	)
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				if wctx.Err() != nil {
+					continue
+				}
+				var err error
+				for _, t := range tables {
+					if err = im.DB.Append(wctx, t, b.records); err != nil {
+						break
+					}
+				}
+				if err != nil {
+					errOnce.Do(func() { addErr = err; cancel() })
+					continue
+				}
+				n, files := int64(len(b.records)), b.files
+				j.set(func() { j.stats.EventsCompleted += n; j.stats.FilesCompleted += files })
 			}
-		}
-		n, files := int64(len(batch)), batchFiles
-		j.set(func() { j.stats.EventsCompleted += n; j.stats.FilesCompleted += files })
-		batch, batchFiles = batch[:0], 0
-		return nil
+		}()
 	}
 	donePrefix := map[string]int{}
 	for _, k := range keys {
@@ -356,12 +378,12 @@ func (im *Imports) run(ctx context.Context, j *importJob) {
 			donePrefix[k[:i+1]]++
 		}
 	}
+	var cur batch
 	for _, key := range keys {
-		if ctx.Err() != nil {
-			j.set(func() { j.status = ImportStopped })
-			return
+		if wctx.Err() != nil {
+			break
 		}
-		records, err := readLogFile(ctx, st, bucket, key)
+		records, err := readLogFile(wctx, st, bucket, key)
 		if err != nil {
 			msg := err.Error()
 			j.set(func() {
@@ -377,10 +399,10 @@ func (im *Imports) run(ctx context.Context, j *importJob) {
 						continue
 					}
 				}
-				batch = append(batch, r)
+				cur.records = append(cur.records, r)
 			}
 		}
-		batchFiles++
+		cur.files++
 		if i := strings.LastIndexByte(key, '/'); i >= 0 {
 			p := key[:i+1]
 			donePrefix[p]--
@@ -388,20 +410,31 @@ func (im *Imports) run(ctx context.Context, j *importJob) {
 				j.set(func() { j.stats.PrefixesCompleted++ })
 			}
 		}
-		if len(batch) >= limit {
-			if err := flush(); err != nil {
-				j.set(func() { j.status = ImportFailed })
-				im.Log.Warn("import failed", "import", j.ID, "err", err)
-				return
+		if len(cur.records) >= limit {
+			select {
+			case batches <- cur:
+			case <-wctx.Done():
 			}
+			cur = batch{}
 		}
 	}
-	if err := flush(); err != nil {
-		j.set(func() { j.status = ImportFailed })
-		im.Log.Warn("import failed", "import", j.ID, "err", err)
-		return
+	if cur.files > 0 && wctx.Err() == nil {
+		select {
+		case batches <- cur:
+		case <-wctx.Done():
+		}
 	}
-	j.set(func() { j.status = ImportCompleted })
+	close(batches)
+	wg.Wait()
+	switch {
+	case ctx.Err() != nil:
+		j.set(func() { j.status = ImportStopped })
+	case addErr != nil:
+		j.set(func() { j.status = ImportFailed })
+		im.Log.Warn("import failed", "import", j.ID, "err", addErr)
+	default:
+		j.set(func() { j.status = ImportCompleted })
+	}
 }
 
 // readLogFile reads a CloudTrail log file: {"Records":[...]}, gzipped or

@@ -53,8 +53,15 @@ func Check(ctx context.Context, conn *sql.Conn, rewritten string, tables []strin
 
 // columnNames names the columns of a query node's result.
 func columnNames(node map[string]any) []string {
+	// A set operation takes its names from its first query: "left" in
+	// DuckDB's older serialization, children[0] in the newer.
 	for node["type"] == "SET_OPERATION_NODE" {
 		left, ok := node["left"].(map[string]any)
+		if !ok {
+			if children, _ := node["children"].([]any); len(children) > 0 {
+				left, ok = children[0].(map[string]any)
+			}
+		}
 		if !ok {
 			return nil
 		}

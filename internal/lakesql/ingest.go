@@ -2,74 +2,87 @@ package lakesql
 
 import "strings"
 
-// userIdentityJSON is the structure json_transform reads a record's
-// userIdentity with: CloudTrail's own (camel-case) keys. DuckDB casts the
-// result into the table's lower-case struct by name.
-const userIdentityJSON = `{"type":"VARCHAR","principalId":"VARCHAR","arn":"VARCHAR","accountId":"VARCHAR","accessKeyId":"VARCHAR","userName":"VARCHAR",` +
+// recordShape is the structure json_transform reads a CloudTrail record
+// with, in one pass: CloudTrail's own (camel-case) keys. Members that
+// are objects Lake shows as map<string,string> are read as maps of JSON
+// values; scalars whose JSON type varies between records (readOnly is a
+// boolean or a string) are read as text and cast afterwards.
+const recordShape = `{"eventVersion":"VARCHAR",` +
+	`"userIdentity":{"type":"VARCHAR","principalId":"VARCHAR","arn":"VARCHAR","accountId":"VARCHAR","accessKeyId":"VARCHAR","userName":"VARCHAR",` +
 	`"sessionContext":{"attributes":{"creationDate":"TIMESTAMP","mfaAuthenticated":"VARCHAR"},` +
 	`"sessionIssuer":{"type":"VARCHAR","principalId":"VARCHAR","arn":"VARCHAR","accountId":"VARCHAR","userName":"VARCHAR"},` +
 	`"webIdFederationData":{"federatedProvider":"VARCHAR","attributes":"MAP(VARCHAR, VARCHAR)"},` +
 	`"sourceIdentity":"VARCHAR","ec2RoleDelivery":"VARCHAR","ec2IssuedInVPC":"VARCHAR"},` +
-	`"invokedBy":"VARCHAR","identityProvider":"VARCHAR"}`
+	`"invokedBy":"VARCHAR","identityProvider":"VARCHAR"},` +
+	`"eventTime":"VARCHAR","eventSource":"VARCHAR","eventName":"VARCHAR","awsRegion":"VARCHAR","sourceIPAddress":"VARCHAR",` +
+	`"userAgent":"VARCHAR","errorCode":"VARCHAR","errorMessage":"VARCHAR",` +
+	`"requestParameters":"MAP(VARCHAR, JSON)","responseElements":"MAP(VARCHAR, JSON)","additionalEventData":"MAP(VARCHAR, JSON)",` +
+	`"requestID":"VARCHAR","eventID":"VARCHAR","readOnly":"VARCHAR",` +
+	`"resources":[{"accountId":"VARCHAR","type":"VARCHAR","ARN":"VARCHAR","ARNPrefix":"VARCHAR"}],` +
+	`"eventType":"VARCHAR","apiVersion":"VARCHAR","managementEvent":"VARCHAR","recipientAccountId":"VARCHAR",` +
+	`"sharedEventID":"VARCHAR","annotation":"VARCHAR","vpcEndpointId":"VARCHAR",` +
+	`"serviceEventDetails":"MAP(VARCHAR, JSON)","addendum":"MAP(VARCHAR, JSON)","edgeDeviceDetails":"MAP(VARCHAR, JSON)","insightDetails":"MAP(VARCHAR, JSON)",` +
+	`"eventCategory":"VARCHAR",` +
+	`"tlsDetails":{"tlsVersion":"VARCHAR","cipherSuite":"VARCHAR","clientProvidedHostHeader":"VARCHAR"},` +
+	`"sessionCredentialFromConsole":"VARCHAR"}`
 
-// jsonMap is the SQL that turns a JSON object member of record j into
-// Lake's map<string,string>: string values as they are, anything else
-// (numbers, booleans, objects, arrays) as JSON text; null and non-objects
-// give NULL.
+// jsonMap is the SQL that turns member of the transformed record r (a
+// JSON value) into Lake's map<string,string>: string values as they are,
+// anything else (numbers, booleans, objects, arrays) as JSON text; null
+// and non-objects give NULL.
 func jsonMap(member string) string {
-	v := "j->'" + member + "'"
-	return "CASE WHEN json_type(" + v + ") = 'OBJECT' THEN map_from_entries(list_transform(map_entries(json_transform(" + v +
-		`, '"MAP(VARCHAR, JSON)"')), e -> {'key': e.key, 'value': CASE WHEN json_type(e.value) = 'VARCHAR' THEN json_extract_string(e.value, '$') ELSE e.value::VARCHAR END})) END`
+	return "map_from_entries(list_transform(map_entries(r." + member + `), e -> {'key': e.key, 'value': CASE WHEN json_type(e.value) = 'VARCHAR' THEN json_extract_string(e.value, '$') ELSE e.value::VARCHAR END}))`
 }
 
-// columnSQL gives each column's value from the record j (JSON).
+// columnSQL gives each column's value from the transformed record r and
+// the record's text j.
 var columnSQL = map[string]string{
-	"eventversion":                 "j->>'eventVersion'",
-	"useridentity":                 "json_transform(j->'userIdentity', '" + userIdentityJSON + "')",
-	"eventtime":                    "TRY_CAST(j->>'eventTime' AS TIMESTAMP)",
-	"eventsource":                  "j->>'eventSource'",
-	"eventname":                    "j->>'eventName'",
-	"awsregion":                    "j->>'awsRegion'",
-	"sourceipaddress":              "j->>'sourceIPAddress'",
-	"useragent":                    "j->>'userAgent'",
-	"errorcode":                    "j->>'errorCode'",
-	"errormessage":                 "j->>'errorMessage'",
+	"eventversion":                 "r.eventVersion",
+	"useridentity":                 "r.userIdentity",
+	"eventtime":                    "TRY_CAST(r.eventTime AS TIMESTAMP)",
+	"eventsource":                  "r.eventSource",
+	"eventname":                    "r.eventName",
+	"awsregion":                    "r.awsRegion",
+	"sourceipaddress":              "r.sourceIPAddress",
+	"useragent":                    "r.userAgent",
+	"errorcode":                    "r.errorCode",
+	"errormessage":                 "r.errorMessage",
 	"requestparameters":            jsonMap("requestParameters"),
 	"responseelements":             jsonMap("responseElements"),
 	"additionaleventdata":          jsonMap("additionalEventData"),
-	"requestid":                    "j->>'requestID'",
-	"eventid":                      "j->>'eventID'",
-	"readonly":                     "TRY_CAST(j->>'readOnly' AS BOOLEAN)",
-	"resources":                    `json_transform(j->'resources', '[{"accountId":"VARCHAR","type":"VARCHAR","ARN":"VARCHAR","ARNPrefix":"VARCHAR"}]')`,
-	"eventtype":                    "j->>'eventType'",
-	"apiversion":                   "j->>'apiVersion'",
-	"managementevent":              "TRY_CAST(j->>'managementEvent' AS BOOLEAN)",
-	"recipientaccountid":           "j->>'recipientAccountId'",
-	"sharedeventid":                "j->>'sharedEventID'",
-	"annotation":                   "j->>'annotation'",
-	"vpcendpointid":                "j->>'vpcEndpointId'",
+	"requestid":                    "r.requestID",
+	"eventid":                      "r.eventID",
+	"readonly":                     "TRY_CAST(r.readOnly AS BOOLEAN)",
+	"resources":                    "r.resources",
+	"eventtype":                    "r.eventType",
+	"apiversion":                   "r.apiVersion",
+	"managementevent":              "TRY_CAST(r.managementEvent AS BOOLEAN)",
+	"recipientaccountid":           "r.recipientAccountId",
+	"sharedeventid":                "r.sharedEventID",
+	"annotation":                   "r.annotation",
+	"vpcendpointid":                "r.vpcEndpointId",
 	"serviceeventdetails":          jsonMap("serviceEventDetails"),
 	"addendum":                     jsonMap("addendum"),
 	"edgedevicedetails":            jsonMap("edgeDeviceDetails"),
 	"insightdetails":               jsonMap("insightDetails"),
-	"eventcategory":                "coalesce(j->>'eventCategory', 'Management')",
-	"tlsdetails":                   `json_transform(j->'tlsDetails', '{"tlsVersion":"VARCHAR","cipherSuite":"VARCHAR","clientProvidedHostHeader":"VARCHAR"}')`,
-	"sessioncredentialfromconsole": "j->>'sessionCredentialFromConsole'",
-	"eventjson":                    "CAST(j AS VARCHAR)",
-	"eventjsonchecksum":            "sha256(CAST(j AS VARCHAR))",
+	"eventcategory":                "coalesce(r.eventCategory, 'Management')",
+	"tlsdetails":                   "r.tlsDetails",
+	"sessioncredentialfromconsole": "r.sessionCredentialFromConsole",
+	"eventjson":                    "j",
 }
 
 // InsertFromJSON is the statement that adds to table the records held,
-// one JSON text per row, in column j of table staging.
+// one JSON text per row, in column j of table staging. Each record is
+// parsed once, into a struct of every member the columns need. Generated
+// columns (the checksum of the raw record) are not written.
 func InsertFromJSON(table, staging string) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO " + QuoteIdent(table) + " SELECT ")
-	for i, c := range Columns {
-		if i > 0 {
-			b.WriteString(", ")
+	var cols, vals []string
+	for _, c := range Columns {
+		if v := columnSQL[c.Name]; v != "" {
+			cols = append(cols, c.Name)
+			vals = append(vals, v)
 		}
-		b.WriteString(columnSQL[c.Name])
 	}
-	b.WriteString(" FROM (SELECT CAST(j AS JSON) AS j FROM " + QuoteIdent(staging) + ")")
-	return b.String()
+	return "INSERT INTO " + QuoteIdent(table) + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(vals, ", ") +
+		" FROM (SELECT j, json_transform(j, '" + recordShape + "') AS r FROM " + QuoteIdent(staging) + ")"
 }

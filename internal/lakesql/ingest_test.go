@@ -58,22 +58,30 @@ func realRecords(t *testing.T) []json.RawMessage {
 	return out
 }
 
+// stagingDB is a database with a store's table "eds" and a staging
+// table.
+func stagingDB(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("duckdb", Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, q := range []string{CreateTable("eds"), `CREATE TABLE staging (j VARCHAR)`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
 // TestInsertFromJSONRealRecords loads every real record into a store's
 // table and checks, record by record, what the columns hold against the
 // records themselves.
 func TestInsertFromJSONRealRecords(t *testing.T) {
 	records := realRecords(t)
 	ctx := context.Background()
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, q := range []string{CreateTable("eds"), `CREATE TABLE staging (j VARCHAR)`} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := stagingDB(t)
 	tx, _ := db.Begin()
 	st, err := tx.Prepare(`INSERT INTO staging VALUES (?)`)
 	if err != nil {
@@ -182,5 +190,50 @@ func TestInsertFromJSONRealRecords(t *testing.T) {
 	}
 	if n != len(byID) || n < 15000 {
 		t.Fatalf("%d rows for %d distinct records", n, len(byID))
+	}
+}
+
+// TestInsertFromJSONOddMembers loads records whose members have types
+// other than CloudTrail's: the record is kept, and a member that cannot
+// be read as its column's type is NULL there.
+func TestInsertFromJSONOddMembers(t *testing.T) {
+	ctx := context.Background()
+	db := stagingDB(t)
+	records := []string{
+		`{"eventID":"a","eventTime":"2026-01-02T03:04:05Z","requestParameters":"text","readOnly":"true","resources":{"ARN":"x"}}`,
+		`{"eventID":"b","eventTime":"not a time","requestParameters":[1,2],"responseElements":{"n":1,"o":{"p":[true]},"s":"v"},"readOnly":false}`,
+		`{"eventID":"c","userIdentity":"odd","additionalEventData":null,"managementEvent":"false"}`,
+	}
+	for _, r := range records {
+		if _, err := db.ExecContext(ctx, `INSERT INTO staging VALUES (?)`, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, InsertFromJSON("eds", "staging")); err != nil {
+		t.Fatalf("odd members refused: %v", err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT eventid, CAST(eventtime AS VARCHAR), CAST(requestparameters AS VARCHAR), CAST(responseelements AS VARCHAR),
+		CAST(readonly AS VARCHAR), CAST(managementevent AS VARCHAR), eventjson = ? OR eventjson = ? OR eventjson = ? FROM eds ORDER BY eventid`, records[0], records[1], records[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var id string
+		var tm, req, resp, ro, me sql.NullString
+		var same bool
+		if err := rows.Scan(&id, &tm, &req, &resp, &ro, &me, &same); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, strings.Join([]string{id, tm.String, req.String, resp.String, ro.String, me.String, map[bool]string{true: "raw kept"}[same]}, "|"))
+	}
+	want := []string{
+		"a|2026-01-02 03:04:05|||true||raw kept",
+		`b|||{n=1, o='{"p":[true]}', s=v}|false||raw kept`,
+		"c|||||false|raw kept",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -25,7 +25,7 @@ var testStores = map[string]string{storeA: "eds_a", storeB: "eds_b"}
 func testDB(t *testing.T) *sql.DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sql.Open("duckdb", "")
+	db, err := sql.Open("duckdb", Options)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,8 +52,8 @@ var Columns = []struct{ Name, Type string }{
 	{"eventcategory", "VARCHAR"},
 	{"tlsdetails", "STRUCT(tlsversion VARCHAR, ciphersuite VARCHAR, clientprovidedhostheader VARCHAR)"},
 	{"sessioncredentialfromconsole", "VARCHAR"},
-	{"eventjson", "VARCHAR"},
-	{"eventjsonchecksum", "VARCHAR"},
+	{"eventjson", "VARCHAR USING COMPRESSION zstd"},
+	{"eventjsonchecksum", "VARCHAR GENERATED ALWAYS AS (sha256(eventjson)) VIRTUAL"},
 }
 
 // CreateTable is the DDL of an event data store's table.
@@ -69,6 +69,13 @@ func CreateTable(table string) string {
 	b.WriteString(")")
 	return b.String()
 }
+
+// Options are the DuckDB connection options of a Lake database: the
+// newest storage format, whose compression (ZSTD for the raw records,
+// dictionary and FSST together for other text) keeps a store smaller than
+// the gzipped log files its events came from, and whose serialization of
+// parsed queries Check reads.
+const Options = "?storage_compatibility_version=latest"
 
 // QuoteIdent quotes a DuckDB identifier.
 func QuoteIdent(s string) string {
