@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -26,6 +27,37 @@ type DB struct {
 	// own; DuckDB appends do not conflict) under the read lock, tables
 	// are made, dropped and expired under the write lock.
 	mu sync.RWMutex
+
+	bulkMu sync.Mutex
+	bulk   map[string]int // tables an import is adding to
+}
+
+// BeginBulk marks table as taking an import's large batches until the
+// returned function is called. Ingestion from the ledger waits
+// meanwhile: its small transactions, between an import's whole row
+// groups, make DuckDB rewrite those row groups, which costs time and
+// leaves the file twice the size of its data.
+func (d *DB) BeginBulk(table string) (end func()) {
+	d.bulkMu.Lock()
+	defer d.bulkMu.Unlock()
+	if d.bulk == nil {
+		d.bulk = map[string]int{}
+	}
+	d.bulk[table]++
+	return func() {
+		d.bulkMu.Lock()
+		defer d.bulkMu.Unlock()
+		if d.bulk[table]--; d.bulk[table] == 0 {
+			delete(d.bulk, table)
+		}
+	}
+}
+
+// InBulk says whether an import is adding to table.
+func (d *DB) InBulk(table string) bool {
+	d.bulkMu.Lock()
+	defer d.bulkMu.Unlock()
+	return d.bulk[table] > 0
 }
 
 // OpenDB opens (or makes) the database at path; "" is in memory.
@@ -64,19 +96,34 @@ func (d *DB) Close() error { return d.db.Close() }
 // SQL is the database, for queries.
 func (d *DB) SQL() *sql.DB { return d.db }
 
-// Ensure makes a store's table.
+// Ensure makes a store's table and view. A store made before the two
+// were separate has its table renamed: its raw records are whole, which
+// the view reads as they are.
 func (d *DB) Ensure(ctx context.Context, table string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	_, err := d.db.ExecContext(ctx, lakesql.CreateTable(table))
+	var kind string
+	err := d.db.QueryRowContext(ctx, `SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?`, table).Scan(&kind)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return err
+	case kind == "BASE TABLE":
+		if _, err := d.db.ExecContext(ctx, `ALTER TABLE `+lakesql.QuoteIdent(table)+` RENAME TO `+lakesql.QuoteIdent(lakesql.RowsTable(table))); err != nil {
+			return err
+		}
+	default:
+		return nil
+	}
+	_, err = d.db.ExecContext(ctx, lakesql.CreateTable(table))
 	return err
 }
 
-// Drop removes a store's table and cursor.
+// Drop removes a store's view, table and cursor.
 func (d *DB) Drop(ctx context.Context, id, table string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, err := d.db.ExecContext(ctx, `DROP TABLE IF EXISTS `+lakesql.QuoteIdent(table)); err != nil {
+	if _, err := d.db.ExecContext(ctx, `DROP VIEW IF EXISTS `+lakesql.QuoteIdent(table)+`; DROP TABLE IF EXISTS `+lakesql.QuoteIdent(lakesql.RowsTable(table))); err != nil {
 		return err
 	}
 	_, err := d.db.ExecContext(ctx, `DELETE FROM lake_cursor WHERE id = ?`, id)
@@ -122,7 +169,7 @@ func (d *DB) add(ctx context.Context, id, table string, records [][]byte, pos ui
 	defer conn.Close()
 	// The staging table is the connection's own, in memory; rows an
 	// earlier, failed call left behind are not to be ingested.
-	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS `+stagingTable+` (j VARCHAR); DELETE FROM `+stagingTable); err != nil {
+	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS `+stagingTable+` (`+lakesql.StagingColumns+`); DELETE FROM `+stagingTable); err != nil {
 		return err
 	}
 	if len(records) > 0 {
@@ -132,7 +179,10 @@ func (d *DB) add(ctx context.Context, id, table string, records [][]byte, pos ui
 				return err
 			}
 			for _, r := range records {
-				if err := a.AppendRow(string(r)); err != nil {
+				rest, cut := lakesql.Splice(r)
+				// The appender copies the text into DuckDB's vector before
+				// it returns, so the bytes need not be copied to strings.
+				if err := a.AppendRow(bytesString(r), bytesString(rest), cut[0], cut[1], cut[2]); err != nil {
 					a.Close()
 					return err
 				}
@@ -168,9 +218,18 @@ func (d *DB) add(ctx context.Context, id, table string, records [][]byte, pos ui
 func (d *DB) Expire(ctx context.Context, table string, cutoff time.Time) (int64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	res, err := d.db.ExecContext(ctx, `DELETE FROM `+lakesql.QuoteIdent(table)+` WHERE eventtime < ?`, cutoff.UTC())
+	res, err := d.db.ExecContext(ctx, `DELETE FROM `+lakesql.QuoteIdent(lakesql.RowsTable(table))+` WHERE eventtime < ?`, cutoff.UTC())
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// bytesString is b as a string without a copy; b must not change while
+// the string is in use.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }

@@ -329,10 +329,11 @@ func (im *Imports) run(ctx context.Context, j *importJob) {
 			j.set(func() { j.status = ImportFailed })
 			return
 		}
+		defer im.DB.BeginBulk(tables[i])()
 	}
 	limit := im.BatchRecords
 	if limit <= 0 {
-		limit = 50000
+		limit = importBatch
 	}
 	// One goroutine reads and decodes the files; two add the batches it
 	// makes, each in its own transaction, so that reading, DuckDB's
@@ -410,12 +411,20 @@ func (im *Imports) run(ctx context.Context, j *importJob) {
 				j.set(func() { j.stats.PrefixesCompleted++ })
 			}
 		}
-		if len(cur.records) >= limit {
+		// Batches hold exactly limit records (a file's records may span
+		// two), so each is whole row groups; a file counts as done with
+		// the batch that holds its last record.
+		for len(cur.records) >= limit && wctx.Err() == nil {
+			next := batch{records: append([]json.RawMessage(nil), cur.records[limit:]...)}
+			cur.records = cur.records[:limit:limit]
+			if len(next.records) > 0 {
+				next.files, cur.files = cur.files, 0
+			}
 			select {
 			case batches <- cur:
 			case <-wctx.Done():
 			}
-			cur = batch{}
+			cur = next
 		}
 	}
 	if cur.files > 0 && wctx.Err() == nil {
@@ -436,6 +445,11 @@ func (im *Imports) run(ctx context.Context, j *importJob) {
 		j.set(func() { j.status = ImportCompleted })
 	}
 }
+
+// importBatch is how many records an import adds in one transaction:
+// DuckDB's row group, so that each batch is written straight to the
+// database file as whole row groups, not through the write-ahead log.
+const importBatch = 122880
 
 // readLogFile reads a CloudTrail log file: {"Records":[...]}, gzipped or
 // not. Records of any eventVersion are taken as they are.

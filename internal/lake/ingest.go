@@ -77,7 +77,9 @@ func (g *Ingester) Pass(ctx context.Context) (more bool, err error) {
 	}
 	last := g.Ledger.Last()
 	for _, s := range g.Stores.All() {
-		if s.Status == StatusPendingDeletion {
+		// A store an import is filling takes the ledger's events after
+		// the import, from its cursor.
+		if s.Status == StatusPendingDeletion || g.DB.InBulk(s.Table()) {
 			continue
 		}
 		cur, ok := g.cursors[s.ID]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/cairn-audit/cairn/internal/lakesql"
 	"io"
 	"log/slog"
 	"strings"
@@ -230,6 +231,8 @@ func TestIngestAndQuery(t *testing.T) {
 	for _, q := range []string{
 		"SELECT * FROM 00000000-0000-4000-8000-000000000000",
 		"DROP TABLE " + TableOf(allID),
+		"SELECT eventjson FROM " + TableOf(allID) + "_rows",
+		"SELECT count(*) FROM " + allID + " a, " + lakesql.RowsTable(TableOf(allID)),
 		"SELECT * FROM read_csv('/etc/passwd')",
 		"SELEC eventname FROM " + allID,
 	} {

@@ -68,13 +68,14 @@ var columnSQL = map[string]string{
 	"eventcategory":                "coalesce(r.eventCategory, 'Management')",
 	"tlsdetails":                   "r.tlsDetails",
 	"sessioncredentialfromconsole": "r.sessionCredentialFromConsole",
-	"eventjson":                    "j",
+	"eventjson":                    spliced(),
 }
 
 // InsertFromJSON is the statement that adds to table the records held,
-// one JSON text per row, in column j of table staging. Each record is
-// parsed once, into a struct of every member the columns need. Generated
-// columns (the checksum of the raw record) are not written.
+// one JSON text per row, in column j of table staging (StagingColumns). Each record is
+// parsed once, into a struct of every member the columns need. The rows
+// are sorted by source, name and time, which puts like records together
+// for compression; time ranges stay those of the batch.
 func InsertFromJSON(table, staging string) string {
 	var cols, vals []string
 	for _, c := range Columns {
@@ -83,6 +84,6 @@ func InsertFromJSON(table, staging string) string {
 			vals = append(vals, v)
 		}
 	}
-	return "INSERT INTO " + QuoteIdent(table) + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(vals, ", ") +
-		" FROM (SELECT j, json_transform(j, '" + recordShape + "') AS r FROM " + QuoteIdent(staging) + ")"
+	return "INSERT INTO " + QuoteIdent(RowsTable(table)) + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(vals, ", ") +
+		" FROM (SELECT *, json_transform(j, '" + recordShape + "') AS r FROM " + QuoteIdent(staging) + ") ORDER BY r.eventSource, r.eventName, r.eventTime"
 }

@@ -40,7 +40,7 @@ type token struct {
 }
 
 var (
-	internalTable = regexp.MustCompile(`^eds_[0-9a-f]{32}$`)
+	internalTable = regexp.MustCompile(`^eds_[0-9a-f]{32}(_rows)?$`)
 	storeRef      = regexp.MustCompile(`^(?:arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})`)
 	arnRef        = regexp.MustCompile(`^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/([0-9a-zA-Z-]*)`)
 )

@@ -31,16 +31,17 @@ func testDB(t *testing.T) *sql.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	db.SetMaxOpenConns(1)
-	stmts := []string{CreateTable("eds_a"), CreateTable("eds_b"), CreateTable("eds_other"), `CREATE TABLE staging (j VARCHAR)`}
+	stmts := []string{CreateTable("eds_a"), CreateTable("eds_b"), CreateTable("eds_other"), `CREATE TABLE staging (` + StagingColumns + `)`}
 	for _, r := range []string{
 		`{"eventVersion":"1.08","userIdentity":{"type":"Root","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333","userName":"root"},"eventTime":"2023-01-10T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"CreateBucket","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.1","userAgent":"aws-cli/2","requestParameters":{"bucketName":"logs","x":{"y":1}},"responseElements":null,"eventID":"e1","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management","additionalEventData":"{\"a\":\"b\"}"}`,
 		`{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","userName":"alice"},"eventTime":"2023-01-11T12:30:00Z","eventSource":"ec2.amazonaws.com","eventName":"RunInstances","awsRegion":"us-west-2","sourceIPAddress":"203.0.113.2","userAgent":"console","requestParameters":{"instanceType":"t3.micro"},"eventID":"e2","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management","errorCode":"AccessDenied"}`,
 		`{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","userName":"alice"},"eventTime":"2023-01-15T08:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-west-2","sourceIPAddress":"203.0.113.2","userAgent":"console","eventID":"e3","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}`,
 	} {
-		stmts = append(stmts, `INSERT INTO staging VALUES ('`+strings.ReplaceAll(r, "'", "''")+`')`)
+		q := `'` + strings.ReplaceAll(r, "'", "''") + `'`
+		stmts = append(stmts, `INSERT INTO staging (j, rest) VALUES (`+q+`, `+q+`)`)
 	}
 	stmts = append(stmts, InsertFromJSON("eds_a", "staging"), `DELETE FROM staging`,
-		`INSERT INTO staging VALUES ('{"eventTime":"2023-01-11T12:30:00Z","eventName":"RunInstances","eventID":"e2","userIdentity":{"userName":"alice"}}')`,
+		`INSERT INTO staging (j, rest) SELECT j, j FROM (SELECT '{"eventTime":"2023-01-11T12:30:00Z","eventName":"RunInstances","eventID":"e2","userIdentity":{"userName":"alice"}}' AS j)`,
 		InsertFromJSON("eds_b", "staging"), `DROP TABLE staging`)
 	for _, q := range stmts {
 		if _, err := db.ExecContext(ctx, q); err != nil {

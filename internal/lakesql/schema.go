@@ -4,7 +4,11 @@
 // into a DuckDB query over the caller's own stores and nothing else.
 package lakesql
 
-import "strings"
+import (
+	"bytes"
+	"strconv"
+	"strings"
+)
 
 // userIdentityType is the Lake schema's useridentity struct.
 const userIdentityType = `STRUCT(
@@ -52,29 +56,122 @@ var Columns = []struct{ Name, Type string }{
 	{"eventcategory", "VARCHAR"},
 	{"tlsdetails", "STRUCT(tlsversion VARCHAR, ciphersuite VARCHAR, clientprovidedhostheader VARCHAR)"},
 	{"sessioncredentialfromconsole", "VARCHAR"},
-	{"eventjson", "VARCHAR USING COMPRESSION zstd"},
-	{"eventjsonchecksum", "VARCHAR GENERATED ALWAYS AS (sha256(eventjson)) VIRTUAL"},
+	{"eventjson", "VARCHAR"},
+	{"eventjsonchecksum", "VARCHAR"},
 }
 
-// CreateTable is the DDL of an event data store's table.
-func CreateTable(table string) string {
-	var b strings.Builder
-	b.WriteString("CREATE TABLE IF NOT EXISTS " + QuoteIdent(table) + " (")
-	for i, c := range Columns {
-		if i > 0 {
-			b.WriteString(", ")
+// RowsTable is the table that holds the rows of the store whose view is
+// table.
+func RowsTable(table string) string { return table + "_rows" }
+
+// The raw record of each event is kept byte for byte, but without the
+// values that are in columns of their own anyway and make up most of
+// what a record cannot share with its neighbours: its eventID, requestID
+// and eventTime. Each is cut out as `"name":"value"` (every occurrence of
+// it) and a marker left in its place; the view puts it back from the
+// column. A marker is a control character and a letter, which JSON text
+// cannot hold unescaped, so putting the values back gives the record
+// exactly. A value written any other way (escaped, spaced, a time in
+// another form), or one that differs from its column, is not cut out.
+var splices = []struct {
+	marker string // as SQL
+	key    string
+	column string // the value, from the store's columns
+	check  string // the value, from the parsed record r, when it may be cut
+}{
+	{"chr(1) || 'E'", "eventID", "eventid", "r.eventID"},
+	{"chr(1) || 'R'", "requestID", "requestid", "r.requestID"},
+	{"chr(1) || 'T'", "eventTime", "strftime(eventtime, '%Y-%m-%dT%H:%M:%SZ')",
+		"CASE WHEN strftime(TRY_CAST(r.eventTime AS TIMESTAMP), '%Y-%m-%dT%H:%M:%SZ') = r.eventTime THEN r.eventTime END"},
+}
+
+// spliceMarkers are the markers as Go sees them, in the order of splices.
+var spliceMarkers = [...]string{"\x01E", "\x01R", "\x01T"}
+
+// Splice cuts a record's eventID, requestID and eventTime out of its
+// text, as Lake stores it, and returns the rest and the values it cut
+// (nil where it cut nothing). The values are checked against the parsed
+// record when rows are added; a record whose values differ is stored
+// whole.
+func Splice(record []byte) (rest []byte, cut [3]any) {
+	rest = record
+	for i, sp := range splices {
+		key := `"` + sp.key + `":"`
+		at := bytes.Index(rest, []byte(key))
+		if at < 0 {
+			continue
 		}
-		b.WriteString(c.Name + " " + c.Type)
+		start := at + len(key)
+		end := bytes.IndexByte(rest[start:], '"')
+		if end < 0 || bytes.IndexByte(rest[start:start+end], '\\') >= 0 {
+			continue
+		}
+		v := rest[start : start+end]
+		lit := rest[at : start+end+1]
+		var b []byte
+		if !bytes.Contains(rest[start+end:], lit) {
+			// The usual case: the value is there once.
+			b = make([]byte, 0, len(rest)-len(lit)+len(spliceMarkers[i]))
+			b = append(append(append(b, rest[:at]...), spliceMarkers[i]...), rest[start+end+1:]...)
+		} else {
+			b = bytes.ReplaceAll(rest, lit, []byte(spliceMarkers[i]))
+		}
+		cut[i] = string(v)
+		rest = b
 	}
-	b.WriteString(")")
-	return b.String()
+	return rest, cut
+}
+
+// spliced is the SQL of what a row stores as its raw record: the text
+// Splice left when every value it cut is the record's own, else the
+// whole record.
+func spliced() string {
+	var same []string
+	for i, sp := range splices {
+		c := "c" + strconv.Itoa(i)
+		same = append(same, "("+c+" IS NULL OR "+c+" = "+sp.check+")")
+	}
+	return "CASE WHEN " + strings.Join(same, " AND ") + " THEN rest ELSE j END"
+}
+
+// spliceIn puts the cut values back into the stored text rawColumn.
+func spliceIn(rawColumn string) string {
+	for i := len(splices) - 1; i >= 0; i-- {
+		sp := splices[i]
+		rawColumn = "replace(" + rawColumn + ", " + sp.marker + ", coalesce('\"" + sp.key + "\":\"' || " + sp.column + " || '\"', " + sp.marker + "))"
+	}
+	return rawColumn
+}
+
+// StagingColumns are the columns of the table rows are staged in: the
+// record, and what Splice made of it.
+const StagingColumns = "j VARCHAR, rest VARCHAR, c0 VARCHAR, c1 VARCHAR, c2 VARCHAR"
+
+// CreateTable is the DDL of an event data store: the table of its rows,
+// with the raw records ZSTD-compressed, and the view queries read, with
+// Lake's columns.
+func CreateTable(table string) string {
+	var cols, view []string
+	for _, c := range Columns {
+		switch c.Name {
+		case "eventjson":
+			cols = append(cols, "eventjson VARCHAR USING COMPRESSION zstd")
+			view = append(view, spliceIn("eventjson")+" AS eventjson")
+		case "eventjsonchecksum":
+		default:
+			cols = append(cols, c.Name+" "+c.Type)
+			view = append(view, c.Name)
+		}
+	}
+	return "CREATE TABLE IF NOT EXISTS " + QuoteIdent(RowsTable(table)) + " (" + strings.Join(cols, ", ") + "); " +
+		"CREATE VIEW IF NOT EXISTS " + QuoteIdent(table) + " AS SELECT *, sha256(eventjson) AS eventjsonchecksum FROM (SELECT " +
+		strings.Join(view, ", ") + " FROM " + QuoteIdent(RowsTable(table)) + ")"
 }
 
 // Options are the DuckDB connection options of a Lake database: the
 // newest storage format, whose compression (ZSTD for the raw records,
-// dictionary and FSST together for other text) keeps a store smaller than
-// the gzipped log files its events came from, and whose serialization of
-// parsed queries Check reads.
+// dictionary and FSST together for other text) keeps a store small, and
+// whose serialization of parsed queries Check reads.
 const Options = "?storage_compatibility_version=latest"
 
 // QuoteIdent quotes a DuckDB identifier.
