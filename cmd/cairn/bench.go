@@ -174,6 +174,7 @@ func runBenchLake(ctx context.Context, args []string) error {
 	span := fs.Duration("span", 30*24*time.Hour, "how far back the data set's eventTimes reach from now")
 	repeat := fs.Int("repeat", 5, "runs of each query on the server")
 	compare := fs.Bool("compare", true, "also run the queries with DuckDB over the raw files and with zgrep")
+	store := fs.String("store", "", "an event data store (ID) that already holds the data set: time the queries only")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -184,7 +185,7 @@ func runBenchLake(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	o := bench.LakeOptions{DataDir: *dataDir, Bucket: *bucket, Account: *account, Repeat: *repeat, Compare: *compare,
+	o := bench.LakeOptions{DataDir: *dataDir, Bucket: *bucket, Account: *account, Repeat: *repeat, Compare: *compare, Store: *store,
 		Data: bench.LakeDataOptions{Source: *source, Events: *events, FilesPerFile: *perFile, End: time.Now(), Span: *span}}
 	r, err := bench.Lake(ctx, c, o, os.Stderr)
 	if err != nil {

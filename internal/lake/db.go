@@ -30,6 +30,8 @@ type DB struct {
 
 	bulkMu sync.Mutex
 	bulk   map[string]int // tables an import is adding to
+
+	ready sync.Map // tables Ensure has made or found, to spare queries the catalog lock
 }
 
 // BeginBulk marks table as taking an import's large batches until the
@@ -100,6 +102,9 @@ func (d *DB) SQL() *sql.DB { return d.db }
 // were separate has its table renamed: its raw records are whole, which
 // the view reads as they are.
 func (d *DB) Ensure(ctx context.Context, table string) error {
+	if _, ok := d.ready.Load(table); ok {
+		return nil
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var kind string
@@ -113,16 +118,21 @@ func (d *DB) Ensure(ctx context.Context, table string) error {
 			return err
 		}
 	default:
+		d.ready.Store(table, true)
 		return nil
 	}
-	_, err = d.db.ExecContext(ctx, lakesql.CreateTable(table))
-	return err
+	if _, err = d.db.ExecContext(ctx, lakesql.CreateTable(table)); err != nil {
+		return err
+	}
+	d.ready.Store(table, true)
+	return nil
 }
 
 // Drop removes a store's view, table and cursor.
 func (d *DB) Drop(ctx context.Context, id, table string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.ready.Delete(table)
 	if _, err := d.db.ExecContext(ctx, `DROP VIEW IF EXISTS `+lakesql.QuoteIdent(table)+`; DROP TABLE IF EXISTS `+lakesql.QuoteIdent(lakesql.RowsTable(table))); err != nil {
 		return err
 	}
@@ -167,11 +177,13 @@ func (d *DB) add(ctx context.Context, id, table string, records [][]byte, pos ui
 		return err
 	}
 	defer conn.Close()
-	// The staging table is the connection's own, in memory; rows an
-	// earlier, failed call left behind are not to be ingested.
-	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS `+stagingTable+` (`+lakesql.StagingColumns+`); DELETE FROM `+stagingTable); err != nil {
+	// The staging table is the connection's own, in memory, made anew
+	// for each call and dropped after it: rows deleted from a temporary
+	// table would keep their memory.
+	if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE `+stagingTable+` (`+lakesql.StagingColumns+`)`); err != nil {
 		return err
 	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS temp.main.`+stagingTable)
 	if len(records) > 0 {
 		err = conn.Raw(func(dc any) error {
 			a, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", stagingTable)
@@ -201,9 +213,6 @@ func (d *DB) add(ctx context.Context, id, table string, records [][]byte, pos ui
 	if len(records) > 0 {
 		if _, err := tx.ExecContext(ctx, lakesql.InsertFromJSON(table, stagingTable)); err != nil {
 			return fmt.Errorf("ingest into %s: %w", table, err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+stagingTable); err != nil {
-			return err
 		}
 	}
 	if id != "" {

@@ -418,7 +418,8 @@ func (im *Imports) run(ctx context.Context, j *importJob) {
 			next := batch{records: append([]json.RawMessage(nil), cur.records[limit:]...)}
 			cur.records = cur.records[:limit:limit]
 			if len(next.records) > 0 {
-				next.files, cur.files = cur.files, 0
+				// The last file read goes on into the next batch.
+				next.files, cur.files = 1, cur.files-1
 			}
 			select {
 			case batches <- cur:

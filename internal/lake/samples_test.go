@@ -58,22 +58,54 @@ func realArchive(t *testing.T) []json.RawMessage {
 
 // TestSamplesRunOnRealData runs every sample query on a store holding the
 // real archive: each must be accepted and run, and most find something.
-func TestSamplesRunOnRealData(t *testing.T) {
+// realStoreID is the store realStore fills.
+const realStoreID = "8a2f7e4c-1d2b-4c3e-9f00-123456789abc"
+
+// realStore is a database whose store realStoreID holds the real
+// archive's records, which it returns too.
+func realStore(t *testing.T) (*DB, []json.RawMessage) {
+	t.Helper()
 	records := realArchive(t)
 	ctx := context.Background()
 	db, err := OpenDB(ctx, filepath.Join(t.TempDir(), "lake.duckdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	const id = "8a2f7e4c-1d2b-4c3e-9f00-123456789abc"
-	table := TableOf(id)
+	t.Cleanup(func() { db.Close() })
+	table := TableOf(realStoreID)
 	if err := db.Ensure(ctx, table); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Append(ctx, table, records); err != nil {
 		t.Fatal(err)
 	}
+	return db, records
+}
+
+// runLake runs a query as StartQuery does: rewritten, checked, run.
+func runLake(t *testing.T, db *DB, q string) ([]string, [][]*string, error) {
+	t.Helper()
+	ctx := context.Background()
+	table := TableOf(realStoreID)
+	rw, err := lakesql.Rewrite(q, map[string]string{realStoreID: table})
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := db.SQL().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = lakesql.Check(ctx, conn, rw, []string{table})
+	conn.Close()
+	if err != nil {
+		return nil, nil, err
+	}
+	return fetch(ctx, db.SQL(), rw)
+}
+
+func TestSamplesRunOnRealData(t *testing.T) {
+	db, _ := realStore(t)
+	id := realStoreID
 	if len(Samples) < 50 {
 		t.Fatalf("%d sample queries, want at least 50", len(Samples))
 	}
@@ -84,25 +116,9 @@ func TestSamplesRunOnRealData(t *testing.T) {
 			t.Errorf("two samples named %q", s.Name)
 		}
 		names[s.Name] = true
-		q := strings.ReplaceAll(s.SQL, "$EDS_ID", id)
-		rw, err := lakesql.Rewrite(q, map[string]string{id: table})
+		_, rows, err := runLake(t, db, strings.ReplaceAll(s.SQL, "$EDS_ID", id))
 		if err != nil {
-			t.Errorf("%s: refused: %v", s.Name, err)
-			continue
-		}
-		conn, err := db.SQL().Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = lakesql.Check(ctx, conn, rw, []string{table})
-		conn.Close()
-		if err != nil {
-			t.Errorf("%s: refused: %v", s.Name, err)
-			continue
-		}
-		_, rows, err := fetch(ctx, db.SQL(), rw)
-		if err != nil {
-			t.Errorf("%s: %v\n%s", s.Name, err, rw)
+			t.Errorf("%s: %v", s.Name, err)
 			continue
 		}
 		if len(rows) > 0 {

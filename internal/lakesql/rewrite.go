@@ -203,6 +203,7 @@ func deniedFunction(name string) bool {
 // macros (see Setup) that do what they do.
 var renames = map[string]string{
 	"date_add":               "trino_date_add",
+	"now":                    "trino_now",
 	"from_iso8601_timestamp": "trino_from_iso8601_timestamp",
 	"from_iso8601_date":      "trino_from_iso8601_date",
 	"to_iso8601":             "trino_to_iso8601",
@@ -247,7 +248,11 @@ var macros = []string{
 		WHEN 'day' THEN ts + to_days(CAST(n AS INTEGER)) WHEN 'week' THEN ts + to_weeks(CAST(n AS INTEGER))
 		WHEN 'month' THEN ts + to_months(CAST(n AS INTEGER)) WHEN 'quarter' THEN ts + to_months(CAST(3 * n AS INTEGER))
 		WHEN 'year' THEN ts + to_years(CAST(n AS INTEGER)) END`,
-	`CREATE OR REPLACE MACRO trino_from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)`,
+	// Lake's timestamps are UTC without a zone, as eventtime is: so are
+	// now() and from_iso8601_timestamp's, which lets DuckDB compare them
+	// with eventtime as they are and skip row groups by it.
+	`CREATE OR REPLACE MACRO trino_now() AS CAST(now() AS TIMESTAMP)`,
+	`CREATE OR REPLACE MACRO trino_from_iso8601_timestamp(s) AS CAST(CAST(s AS TIMESTAMPTZ) AS TIMESTAMP)`,
 	`CREATE OR REPLACE MACRO trino_from_iso8601_date(s) AS CAST(s AS DATE)`,
 	`CREATE OR REPLACE MACRO trino_to_iso8601(ts) AS strftime(CAST(ts AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%gZ')`,
 	`CREATE OR REPLACE MACRO trino_json_extract_scalar(j, p) AS CASE WHEN json_type(json_extract(CAST(j AS JSON), p)) IN ('OBJECT', 'ARRAY') THEN NULL ELSE json_extract_string(CAST(j AS JSON), p) END`,
@@ -402,6 +407,23 @@ func rewriteCalls(toks []token) ([]token, error) {
 			i = end
 			continue
 		}
+		if name == "from_iso8601_timestamp" {
+			// Athena's tables hold eventTime as text, so its tutorials
+			// write from_iso8601_timestamp(eventtime); Lake's column is a
+			// timestamp already, and kept bare DuckDB can skip row groups
+			// by it.
+			end, args, err := callArgs(toks, j)
+			if err != nil {
+				return nil, err
+			}
+			if len(args) == 1 && isEventTime(args[0]) {
+				out = append(out, token{tkPunct, "("})
+				out = append(out, args[0]...)
+				out = append(out, token{tkPunct, ")"})
+				i = end
+				continue
+			}
+		}
 		if name == "date_format" || name == "format_datetime" {
 			end, args, err := callArgs(toks, j)
 			if err != nil {
@@ -434,6 +456,20 @@ func rewriteCalls(toks []token) ([]token, error) {
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// isEventTime says whether arg is the eventtime column, bare or
+// qualified by a table's name or alias.
+func isEventTime(arg []token) bool {
+	sig := significant(arg)
+	if len(sig) != 1 && len(sig) != 3 {
+		return false
+	}
+	last := arg[sig[len(sig)-1]]
+	if last.kind != tkWord && last.kind != tkQuoted || !strings.EqualFold(last.text, "eventtime") {
+		return false
+	}
+	return len(sig) == 1 || arg[sig[1]].kind == tkPunct && arg[sig[1]].text == "." && (arg[sig[0]].kind == tkWord || arg[sig[0]].kind == tkQuoted)
 }
 
 // mysqlFormat turns the MySQL specifiers of Trino's date_format (a quoted

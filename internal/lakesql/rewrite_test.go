@@ -120,6 +120,9 @@ func TestAcceptedQueries(t *testing.T) {
 		{"SELECT json_extract_scalar('{\"a\":{\"b\":\"c\"}}', '$.a.b'), json_extract_scalar('{\"a\":{\"b\":\"c\"}}', '$.a')", "c|NULL"},
 		{"SELECT DISTINCT useridentity.username FROM " + storeA + " WHERE from_iso8601_timestamp('2023-01-11T00:00:00Z') < eventtime AND eventtime > date_add('day', -7, timestamp '2023-01-16 00:00:00') ORDER BY 1", "alice"},
 		{"SELECT count(*) FROM " + storeA + " WHERE eventtime > date_add('day', -7, now())", "0"},
+		{"SELECT count(*) FROM " + storeA + " WHERE eventtime > date_add('year', -10, now()) AND typeof(now()) = 'TIMESTAMP'", "3"},
+		{"SELECT count(*) FROM " + storeA + " a WHERE from_iso8601_timestamp(a.eventtime) > from_iso8601_timestamp('2023-01-11T14:00:00+02:00')", "2"},
+		{"SELECT CAST(from_iso8601_timestamp(eventtime) AS VARCHAR), CAST(from_iso8601_timestamp('2023-01-11T14:00:00+02:00') AS VARCHAR) FROM " + storeA + " WHERE eventid = 'e2'", "2023-01-11 12:30:00|2023-01-11 12:00:00"},
 		{"SELECT regexp_like(useragent, '^aws-cli'), day_of_week(eventtime), date_trunc('day', eventtime) FROM " + storeA + " WHERE eventid = 'e1'", "true|2|2023-01-10 00:00:00"},
 		{"SELECT approx_distinct(useridentity.arn), count_if(errorcode IS NOT NULL) FROM " + storeA, "2|1"},
 		{"SELECT date_format(eventtime, '%Y-%m-%d %H:%i') FROM " + storeA + " WHERE eventid = 'e2'", "2023-01-11 12:30"},
@@ -245,6 +248,24 @@ func TestCheckAlone(t *testing.T) {
 	} {
 		if _, err := Check(ctx, conn, q, []string{"eds_a", "eds_b"}); !errors.Is(err, ErrInvalidQuery) {
 			t.Errorf("%q: %v, want ErrInvalidQuery", q, err)
+		}
+	}
+}
+
+// TestEventTimeKeptBare checks that the Athena idiom
+// from_iso8601_timestamp(eventtime) reads the column as it is, so that
+// DuckDB can skip row groups by it, and that other arguments still go
+// through the function.
+func TestEventTimeKeptBare(t *testing.T) {
+	tables := map[string]string{storeA: "eds_a"}
+	for q, want := range map[string]string{
+		"SELECT 1 FROM " + storeA + " WHERE from_iso8601_timestamp(eventtime) > now()":          `SELECT 1 FROM "eds_a" WHERE (eventtime) > trino_now()`,
+		"SELECT 1 FROM " + storeA + " x WHERE FROM_ISO8601_TIMESTAMP( x.\"eventTime\" ) > now()": `SELECT 1 FROM "eds_a" x WHERE ( x."eventTime" ) > trino_now()`,
+		"SELECT from_iso8601_timestamp(useragent) FROM " + storeA:                               `SELECT trino_from_iso8601_timestamp(useragent) FROM "eds_a"`,
+	} {
+		got, err := Rewrite(q, tables)
+		if err != nil || got != want {
+			t.Errorf("%s:\n got %s (%v)\nwant %s", q, got, err, want)
 		}
 	}
 }
