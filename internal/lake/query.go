@@ -235,7 +235,7 @@ func (q *Queries) run(ctx context.Context, r *query, sqlText string, names []str
 	var scanned int64
 	for _, id := range r.Stores {
 		var n int64
-		if err := q.DB.SQL().QueryRowContext(ctx, `SELECT count(*) FROM `+lakesql.QuoteIdent(TableOf(id))).Scan(&n); err == nil {
+		if err := q.DB.SQL().QueryRowContext(ctx, `SELECT count(*) FROM `+lakesql.QuoteIdent(lakesql.RowsTable(TableOf(id)))).Scan(&n); err == nil {
 			scanned += n
 		}
 	}

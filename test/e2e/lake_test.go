@@ -1,8 +1,14 @@
 package e2e
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -117,4 +123,71 @@ func TestLakeWithAWSCLI(t *testing.T) {
 	if _, rows := query(probeCount); len(rows) != 3 {
 		t.Fatalf("after restore: %v", rows)
 	}
+}
+
+// TestLakeWithBoto3 runs the store, import and query lifecycles through
+// boto3 (testdata/boto3_lake.py): every operation, paging, AWS's
+// exception names for bad input, deletion and restore.
+func TestLakeWithBoto3(t *testing.T) {
+	py := boto3Python(t)
+	src := filepath.Join(sharedData(t), "s3-layout")
+	dir := t.TempDir()
+	// Twenty gzipped log files of the real archive, in their folders.
+	var paths []string
+	filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json.gz") {
+			paths = append(paths, p)
+		}
+		return err
+	})
+	sort.Strings(paths)
+	events := 0
+	for _, p := range paths[:20] {
+		rel, _ := filepath.Rel(src, p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct{ Records []json.RawMessage }
+		if err := json.NewDecoder(zr).Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		events += len(doc.Records)
+		dst := filepath.Join(dir, "buckets", "boto-archive", rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := startNodeEnv(t, dir, nil)
+	const acct = "230000000002"
+	k := n.tenantKey(acct, "")
+	n.mustRun("buckets", "create", "boto-archive", "--account-id", acct, "--backend", "fs")
+	env := cleanClientEnv(t.TempDir(), "CT_ENDPOINT="+n.endpoint, "CT_ACCOUNT="+acct,
+		"CT_ACCESS_KEY_ID="+k.AccessKeyID, "CT_SECRET_ACCESS_KEY="+k.SecretAccessKey,
+		"CT_IMPORT_BUCKET=boto-archive", fmt.Sprintf("CT_IMPORT_EVENTS=%d", events))
+	r := runClient(t, env, nil, py, filepath.Join("testdata", "boto3_lake.py"))
+	var sum struct {
+		Checks   int
+		Failures []string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
+		t.Fatalf("boto3_lake.py: exit %d, output not a summary (%v)\nstdout: %s\nstderr: %s", r.code, err, r.stdout, r.stderr)
+	}
+	for _, f := range sum.Failures {
+		t.Error(f)
+	}
+	if r.code != 0 && len(sum.Failures) == 0 {
+		t.Errorf("boto3_lake.py: exit %d: %s", r.code, r.stderr)
+	}
+	if sum.Checks < 40 {
+		t.Errorf("boto3_lake.py made %d checks", sum.Checks)
+	}
+	t.Logf("boto3: %d checks on %d imported events", sum.Checks, events)
 }
