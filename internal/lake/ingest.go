@@ -36,6 +36,10 @@ func (g *Ingester) now() time.Time {
 	return time.Now()
 }
 
+// passSpacing is the least time between passes that new ledger entries
+// start.
+const passSpacing = 250 * time.Millisecond
+
 // Run ingests until ctx ends.
 func (g *Ingester) Run(ctx context.Context) error {
 	tick := time.NewTicker(time.Second)
@@ -56,6 +60,14 @@ func (g *Ingester) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
+			// New events are taken a few times a second, not call by
+			// call: each pass is a transaction per store, and queries
+			// share the database with it.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(passSpacing):
+			}
 		case <-stores:
 		case <-tick.C:
 		}
