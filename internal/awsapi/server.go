@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -53,10 +54,19 @@ type Service struct {
 	Ops         map[string]Op
 }
 
+// Route is an operation reached by its method and path, as services of
+// the rest-json protocol are (PutAuditEvents is POST /PutAuditEvents).
+type Route struct {
+	Service *Service
+	Op      string
+}
+
 // Call is one authenticated call, as a handler sees it.
 type Call struct {
 	RequestID string
 	Operation string
+	// Query is the URL's query, for an operation reached by a Route.
+	Query     url.Values
 	Principal auth.Principal
 	AccountID string // the account the call acts on
 	Region    string
@@ -97,7 +107,10 @@ const AccountHeader = "X-Cairn-Account-Id"
 // Server serves AWS JSON 1.1 calls.
 type Server struct {
 	Services []*Service
-	Dir      Directory
+	// Routes are the operations reached by "METHOD /path" rather than by
+	// X-Amz-Target at /.
+	Routes map[string]Route
+	Dir    Directory
 	// Audit receives each call's audit record as CloudTrail JSON. It must
 	// not block for long.
 	Audit   func(record []byte)
@@ -140,8 +153,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code = e.Code
 		writeError(w, e)
 	}
-	if r.Method != http.MethodPost {
+	route, routed := s.Routes[r.Method+" "+r.URL.Path]
+	if !routed && r.Method != http.MethodPost {
 		fail(&Error{Code: CodeUnknownOperation, Message: "Only POST requests are accepted.", Status: http.StatusMethodNotAllowed})
+		return
+	}
+	if !routed && r.URL.Path != "/" && r.URL.Path != "" {
+		fail(&Error{Code: CodeUnknownOperation, Message: fmt.Sprintf("No operation at %s %s.", r.Method, r.URL.Path), Status: http.StatusNotFound})
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, s.MaxBody+1))
@@ -154,6 +172,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	svc, opName, known := s.resolve(r.Header.Get("X-Amz-Target"))
+	if routed {
+		svc, opName, known = route.Service, route.Op, true
+	}
 	signing := []string{"cloudtrail"}
 	if svc != nil {
 		signing = []string{svc.SigningName}
@@ -189,6 +210,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		SourceIP:  sourceIP(r),
 		UserAgent: r.UserAgent(),
 		Time:      start,
+	}
+	if routed {
+		c.Query = r.URL.Query()
 	}
 	spec := svc.Ops[opName]
 	var result any
@@ -308,7 +332,7 @@ func auditRecord(svc *Service, spec Op, c *Call, r *http.Request, result any, ap
 		AWSRegion:          c.Region,
 		SourceIPAddress:    c.SourceIP,
 		UserAgent:          truncate(c.UserAgent, 1024),
-		RequestParameters:  lowerCamelJSON(c.Body),
+		RequestParameters:  requestParameters(c),
 		RequestID:          c.RequestID,
 		EventID:            newRequestID(),
 		ReadOnly:           flex(spec.ReadOnly),
@@ -338,6 +362,23 @@ func auditRecord(svc *Service, spec Op, c *Call, r *http.Request, result any, ap
 		}
 	}
 	b, _ := json.Marshal(rec)
+	return b
+}
+
+// requestParameters is what a call's record shows of its request: the
+// JSON body, or for a routed call its query (a body of events to ingest
+// is the events themselves, not parameters).
+func requestParameters(c *Call) json.RawMessage {
+	if c.Query == nil {
+		return lowerCamelJSON(c.Body)
+	}
+	m := map[string]string{}
+	for k, v := range c.Query {
+		if len(v) > 0 {
+			m[k] = truncate(v[0], 1024)
+		}
+	}
+	b, _ := json.Marshal(m)
 	return b
 }
 

@@ -39,7 +39,10 @@ type API struct {
 	// IsOrgManagement reports whether an account manages an organization
 	// (OrganizationEnabled needs one).
 	IsOrgManagement func(account string) bool
-	Now             func() time.Time
+	// ChannelsTo, if set, names the channels that send events to a store
+	// (by ARN): such a store cannot be deleted.
+	ChannelsTo func(storeARN string) []*Channel
+	Now        func() time.Time
 
 	mu sync.Mutex // serialises changes, for name and limit checks
 }
@@ -438,6 +441,11 @@ func (a *API) delete(ctx context.Context, c *awsapi.Call) (any, error) {
 		return nil, awsapi.Errorf(CodeInvalidStatus, "The event data store %s is already pending deletion.", s.ARN())
 	case s.TerminationProtectionEnabled:
 		return nil, awsapi.Errorf(CodeTerminationProtected, "Event data store %s cannot be deleted because termination protection is enabled.", s.ARN())
+	}
+	if a.ChannelsTo != nil {
+		if chs := a.ChannelsTo(s.ARN()); len(chs) > 0 {
+			return nil, awsapi.Errorf(CodeChannelExistsForEDS, "Event data store %s cannot be deleted while channels send events to it: %s.", s.ARN(), channelNames(chs))
+		}
 	}
 	now := a.now().UTC()
 	s.StatusBefore, s.Status, s.Deleted, s.Updated = s.Status, StatusPendingDeletion, now, now

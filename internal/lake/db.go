@@ -102,6 +102,19 @@ func (d *DB) SQL() *sql.DB { return d.db }
 // were separate has its table renamed: its raw records are whole, which
 // the view reads as they are.
 func (d *DB) Ensure(ctx context.Context, table string) error {
+	return d.ensure(ctx, table, lakesql.CreateTable(table))
+}
+
+// EnsureStore makes a store's table and view, with the integration
+// schema for a store of events from outside AWS.
+func (d *DB) EnsureStore(ctx context.Context, s *EventDataStore) error {
+	if TakesAuditEvents(s) {
+		return d.ensure(ctx, s.Table(), lakesql.CreateIntegrationTable(s.Table()))
+	}
+	return d.Ensure(ctx, s.Table())
+}
+
+func (d *DB) ensure(ctx context.Context, table, ddl string) error {
 	if _, ok := d.ready.Load(table); ok {
 		return nil
 	}
@@ -121,7 +134,7 @@ func (d *DB) Ensure(ctx context.Context, table string) error {
 		d.ready.Store(table, true)
 		return nil
 	}
-	if _, err = d.db.ExecContext(ctx, lakesql.CreateTable(table)); err != nil {
+	if _, err = d.db.ExecContext(ctx, ddl); err != nil {
 		return err
 	}
 	d.ready.Store(table, true)

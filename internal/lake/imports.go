@@ -188,6 +188,9 @@ func (im *Imports) start(ctx context.Context, c *awsapi.Call) (any, error) {
 		if s.Status == StatusPendingDeletion {
 			return nil, awsapi.Errorf(CodeInvalidStatus, "The event data store %s is pending deletion.", s.ARN())
 		}
+		if TakesAuditEvents(s) {
+			return nil, awsapi.Errorf(CodeInvalidStoreCategory, "The event data store %s takes events from outside AWS; CloudTrail logs are imported into stores of CloudTrail events.", s.ARN())
+		}
 		j.Destinations = append(j.Destinations, s.ARN())
 		j.storeIDs = append(j.storeIDs, s.ID)
 	}
@@ -544,12 +547,9 @@ func (im *Imports) list(ctx context.Context, c *awsapi.Call) (any, error) {
 	if err := c.Decode(&req); err != nil {
 		return nil, err
 	}
-	max := 1000
-	if req.MaxResults != nil {
-		if *req.MaxResults < 1 || *req.MaxResults > 1000 {
-			return nil, awsapi.Errorf(CodeInvalidParameter, "MaxResults must be between 1 and 1000.")
-		}
-		max = *req.MaxResults
+	max, err := pageSize(req.MaxResults, CodeInvalidParameter, "MaxResults")
+	if err != nil {
+		return nil, err
 	}
 	dest := ""
 	if req.Destination != "" {
@@ -622,12 +622,9 @@ func (im *Imports) failures(ctx context.Context, c *awsapi.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	max := 1000
-	if req.MaxResults != nil {
-		if *req.MaxResults < 1 || *req.MaxResults > 1000 {
-			return nil, awsapi.Errorf(CodeInvalidParameter, "MaxResults must be between 1 and 1000.")
-		}
-		max = *req.MaxResults
+	max, err := pageSize(req.MaxResults, CodeInvalidParameter, "MaxResults")
+	if err != nil {
+		return nil, err
 	}
 	j.mu.Lock()
 	all := append([]importFailure(nil), j.failures...)

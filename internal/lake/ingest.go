@@ -96,7 +96,7 @@ func (g *Ingester) Pass(ctx context.Context) (more bool, err error) {
 		}
 		cur, ok := g.cursors[s.ID]
 		if !ok {
-			if err := g.DB.Ensure(ctx, s.Table()); err != nil {
+			if err := g.DB.EnsureStore(ctx, s); err != nil {
 				return false, err
 			}
 			if cur, err = g.DB.Cursor(ctx, s.ID); err != nil {
@@ -188,7 +188,7 @@ func (g *Ingester) sweep(ctx context.Context, now time.Time) error {
 			g.Log.Info("event data store deleted after its pending deletion", "arn", s.ARN())
 			continue
 		}
-		if err := g.DB.Ensure(ctx, s.Table()); err != nil {
+		if err := g.DB.EnsureStore(ctx, s); err != nil {
 			return err
 		}
 		cutoff := now.AddDate(0, 0, -s.RetentionPeriod)

@@ -135,7 +135,7 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 		}
 		tables[s.ID] = s.Table()
 		names = append(names, s.Table())
-		if err := q.DB.Ensure(ctx, s.Table()); err != nil {
+		if err := q.DB.EnsureStore(ctx, s); err != nil {
 			return nil, err
 		}
 	}
@@ -359,12 +359,9 @@ func (q *Queries) results(ctx context.Context, c *awsapi.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	max := 1000
-	if req.MaxQueryResults != nil {
-		if *req.MaxQueryResults < 1 || *req.MaxQueryResults > 1000 {
-			return nil, awsapi.Errorf(CodeInvalidMaxResults, "MaxQueryResults must be between 1 and 1000.")
-		}
-		max = *req.MaxQueryResults
+	max, err := pageSize(req.MaxQueryResults, CodeInvalidMaxResults, "MaxQueryResults")
+	if err != nil {
+		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -445,12 +442,9 @@ func (q *Queries) list(ctx context.Context, c *awsapi.Call) (any, error) {
 	if req.StartTime != nil && req.EndTime != nil && req.StartTime.After(req.EndTime.Time) {
 		return nil, awsapi.Errorf(CodeInvalidTimeRange, "StartTime must be before EndTime.")
 	}
-	max := 1000
-	if req.MaxResults != nil {
-		if *req.MaxResults < 1 || *req.MaxResults > 1000 {
-			return nil, awsapi.Errorf(CodeInvalidMaxResults, "MaxResults must be between 1 and 1000.")
-		}
-		max = *req.MaxResults
+	max, err := pageSize(req.MaxResults, CodeInvalidMaxResults, "MaxResults")
+	if err != nil {
+		return nil, err
 	}
 	type entry struct {
 		QueryId      string
@@ -496,6 +490,18 @@ func (q *Queries) list(ctx context.Context, c *awsapi.Call) (any, error) {
 // ""), at most max long, and the NextToken of the page after it ("" at
 // the end). Tokens are "page-N": at least the 4 characters the API's
 // model asks for.
+// pageSize is a MaxResults parameter's value, 1000 if it is not given;
+// out of 1 to 1000 it is refused with code.
+func pageSize(v *int, code, name string) (int, error) {
+	if v == nil {
+		return 1000, nil
+	}
+	if *v < 1 || *v > 1000 {
+		return 0, awsapi.Errorf(code, "%s must be between 1 and 1000.", name)
+	}
+	return *v, nil
+}
+
 func page[T any](all []T, token string, max int) ([]T, string, error) {
 	start := 0
 	if token != "" {

@@ -259,9 +259,9 @@ func TestCheckAlone(t *testing.T) {
 func TestEventTimeKeptBare(t *testing.T) {
 	tables := map[string]string{storeA: "eds_a"}
 	for q, want := range map[string]string{
-		"SELECT 1 FROM " + storeA + " WHERE from_iso8601_timestamp(eventtime) > now()":          `SELECT 1 FROM "eds_a" WHERE (eventtime) > trino_now()`,
+		"SELECT 1 FROM " + storeA + " WHERE from_iso8601_timestamp(eventtime) > now()":           `SELECT 1 FROM "eds_a" WHERE (eventtime) > trino_now()`,
 		"SELECT 1 FROM " + storeA + " x WHERE FROM_ISO8601_TIMESTAMP( x.\"eventTime\" ) > now()": `SELECT 1 FROM "eds_a" x WHERE ( x."eventTime" ) > trino_now()`,
-		"SELECT from_iso8601_timestamp(useragent) FROM " + storeA:                               `SELECT trino_from_iso8601_timestamp(useragent) FROM "eds_a"`,
+		"SELECT from_iso8601_timestamp(useragent) FROM " + storeA:                                `SELECT trino_from_iso8601_timestamp(useragent) FROM "eds_a"`,
 	} {
 		got, err := Rewrite(q, tables)
 		if err != nil || got != want {

@@ -151,21 +151,34 @@ const StagingColumns = "j VARCHAR, rest VARCHAR, c0 VARCHAR, c1 VARCHAR, c2 VARC
 // with the raw records ZSTD-compressed, and the view queries read, with
 // Lake's columns.
 func CreateTable(table string) string {
-	var cols, view []string
+	var view []string
+	for _, c := range Columns {
+		switch c.Name {
+		case "eventjson":
+			view = append(view, spliceIn("eventjson")+" AS eventjson")
+		case "eventjsonchecksum":
+		default:
+			view = append(view, c.Name)
+		}
+	}
+	return createRows(table) + "CREATE VIEW IF NOT EXISTS " + QuoteIdent(table) + " AS SELECT *, sha256(eventjson) AS eventjsonchecksum FROM (SELECT " +
+		strings.Join(view, ", ") + " FROM " + QuoteIdent(RowsTable(table)) + ")"
+}
+
+// createRows is the DDL of a store's table of rows: Lake's columns for
+// CloudTrail events, the raw record ZSTD-compressed.
+func createRows(table string) string {
+	var cols []string
 	for _, c := range Columns {
 		switch c.Name {
 		case "eventjson":
 			cols = append(cols, "eventjson VARCHAR USING COMPRESSION zstd")
-			view = append(view, spliceIn("eventjson")+" AS eventjson")
 		case "eventjsonchecksum":
 		default:
 			cols = append(cols, c.Name+" "+c.Type)
-			view = append(view, c.Name)
 		}
 	}
-	return "CREATE TABLE IF NOT EXISTS " + QuoteIdent(RowsTable(table)) + " (" + strings.Join(cols, ", ") + "); " +
-		"CREATE VIEW IF NOT EXISTS " + QuoteIdent(table) + " AS SELECT *, sha256(eventjson) AS eventjsonchecksum FROM (SELECT " +
-		strings.Join(view, ", ") + " FROM " + QuoteIdent(RowsTable(table)) + ")"
+	return "CREATE TABLE IF NOT EXISTS " + QuoteIdent(RowsTable(table)) + " (" + strings.Join(cols, ", ") + "); "
 }
 
 // Options are the DuckDB connection options of a Lake database: the

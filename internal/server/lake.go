@@ -31,10 +31,16 @@ func (s *Server) openLake(cfg Config, log *slog.Logger) error {
 		return err
 	}
 	s.lakeDB = db
-	s.lakeAPI = &lake.API{Stores: stores, Position: s.ledger.Last, IsOrgManagement: func(account string) bool {
+	channels, err := lake.OpenChannels(s.ledgerDB)
+	if err != nil {
+		return fmt.Errorf("channels: %w", err)
+	}
+	s.lakeAPI = &lake.API{Stores: stores, Position: s.ledger.Last, ChannelsTo: channels.ChannelsTo, IsOrgManagement: func(account string) bool {
 		org, ok := s.orgs.Of(account)
 		return ok && org.Management == account
 	}}
+	s.channels = &lake.ChannelAPI{Channels: channels, API: s.lakeAPI}
+	s.audits = &lake.AuditEvents{Channels: s.channels, DB: db}
 	s.ingester = &lake.Ingester{Ledger: s.ledger, Stores: stores, DB: db, Log: log}
 	s.queries = &lake.Queries{DB: db, API: s.lakeAPI, Log: log}
 	s.imports = &lake.Imports{DB: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log}

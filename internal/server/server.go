@@ -124,6 +124,8 @@ type Server struct {
 	ingester *lake.Ingester
 	queries  *lake.Queries
 	imports  *lake.Imports
+	channels *lake.ChannelAPI
+	audits   *lake.AuditEvents
 	trails   *trail.Store
 	deliver  *delivery.Deliverer
 	keys     *digest.Keyring
@@ -197,7 +199,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 					"LookupEvents":        history.LookupEventsOp(s.searcher),
 					"ListPublicKeys":      digest.ListPublicKeysOp(s.keys, time.Now),
 					"SearchSampleQueries": lake.SearchSampleQueriesOp(),
-				}, s.trailAPI().Ops(), s.lakeAPI.Ops(), s.queries.Ops(), s.imports.Ops()),
+				}, s.trailAPI().Ops(), s.lakeAPI.Ops(), s.queries.Ops(), s.imports.Ops(), s.channels.Ops()),
 			},
 			{
 				Targets:     []string{ingest.Target},
@@ -206,6 +208,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 				Ops: mergeOps(adminOps(s.dir), orgOps(s.orgs), objstore.Ops(s.buckets), notify.Ops(s.topics),
 					map[string]awsapi.Op{"PutEvents": ingest.PutEventsOp(s.ledger)}),
 			},
+		},
+		Routes: map[string]awsapi.Route{
+			// CloudTrail Lake's data service (rest-json): events from
+			// outside AWS, through a channel.
+			"POST /PutAuditEvents": {Service: &awsapi.Service{SigningName: "cloudtrail-data", EventSource: "cloudtrail-data.amazonaws.com", Ops: s.audits.Ops()}, Op: "PutAuditEvents"},
 		},
 		Dir:     s.dir,
 		Audit:   s.auditor.record,

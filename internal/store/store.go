@@ -25,6 +25,7 @@ const (
 	PrefixTrail   = 'T' // trails and their selectors
 	PrefixDeliver = 'V' // delivery cursors, pending batches and status
 	PrefixLake    = 'E' // event data stores
+	PrefixChannel = 'H' // Lake channels
 )
 
 // Options tune one database.
