@@ -63,13 +63,15 @@ type query struct {
 	scanned       int64
 	execMillis    int64
 	cancel        context.CancelFunc
-	bytesOfStores int64
+	delivery      *delivery // nil without DeliveryS3Uri
 }
 
 // Queries runs Lake queries against the lake database.
 type Queries struct {
-	DB     *DB
-	API    *API
+	DB  *DB
+	API *API
+	// Buckets are where DeliveryS3Uri may send results.
+	Buckets ImportBuckets
 	Log    *slog.Logger
 	Now    func() time.Time
 	wg     sync.WaitGroup
@@ -124,8 +126,12 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 	if strings.TrimSpace(req.QueryStatement) == "" || len(req.QueryStatement) > maxStatement {
 		return nil, awsapi.Errorf(CodeInvalidQuery, "The query statement must be 1 to %d characters.", maxStatement)
 	}
+	var dl *delivery
 	if req.DeliveryS3Uri != "" {
-		return nil, awsapi.Errorf(CodeInvalidParameter, "DeliveryS3Uri is not supported by this server yet.")
+		var err error
+		if dl, err = q.checkDelivery(c, req.DeliveryS3Uri); err != nil {
+			return nil, err
+		}
 	}
 	tables := map[string]string{}
 	var names []string
@@ -160,7 +166,7 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 	}
 	sort.Strings(used)
 	r := &query{ID: uuid.NewString(), Account: c.AccountID, Region: c.Region, Statement: req.QueryStatement,
-		Stores: used, Created: q.now().UTC(), status: QueryQueued}
+		Stores: used, Created: q.now().UTC(), status: QueryQueued, delivery: dl}
 	q.mu.Lock()
 	if q.byID == nil {
 		q.byID = map[string]*query{}
@@ -241,7 +247,6 @@ func (q *Queries) run(ctx context.Context, r *query, sqlText string, names []str
 	}
 	cols, rows, err := fetch(ctx, q.DB.SQL(), sqlText)
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.execMillis = time.Since(start).Milliseconds()
 	r.scanned = scanned
 	switch {
@@ -256,6 +261,23 @@ func (q *Queries) run(ctx context.Context, r *query, sqlText string, names []str
 		}
 		r.status, r.columns, r.rows = QueryFinished, cols, rows
 	}
+	status, d := r.status, r.delivery
+	r.mu.Unlock()
+	if d == nil {
+		return
+	}
+	// Results go to the bucket once the query has finished; a query that
+	// failed, timed out or was cancelled delivers nothing.
+	result := DeliveryFailed
+	switch status {
+	case QueryFinished:
+		result = q.deliver(r, cols, rows)
+	case QueryCancelled:
+		result = DeliveryCancelled
+	}
+	r.mu.Lock()
+	d.status = result
+	r.mu.Unlock()
 }
 
 // queryFailure is the ErrorMessage of a query that failed while it ran.
@@ -332,16 +354,22 @@ func (q *Queries) describe(ctx context.Context, c *awsapi.Call) (any, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return struct {
+	out := struct {
 		QueryId         string
 		QueryString     string
 		QueryStatus     string
 		QueryStatistics queryStats
 		ErrorMessage    string `json:",omitempty"`
-	}{r.ID, r.Statement, r.status, queryStats{
+		DeliveryS3Uri   string `json:",omitempty"`
+		DeliveryStatus  string `json:",omitempty"`
+	}{QueryId: r.ID, QueryString: r.Statement, QueryStatus: r.status, QueryStatistics: queryStats{
 		EventsMatched: int64(len(r.rows)), EventsScanned: r.scanned, ExecutionTimeInMillis: r.execMillis,
 		CreationTime: awsapi.Time{Time: r.Created},
-	}, r.errMsg}, nil
+	}, ErrorMessage: r.errMsg}
+	if r.delivery != nil {
+		out.DeliveryS3Uri, out.DeliveryStatus = r.delivery.uri, r.delivery.status
+	}
+	return out, nil
 }
 
 type resultsRequest struct {
@@ -410,6 +438,9 @@ func (q *Queries) cancelQuery(ctx context.Context, c *awsapi.Call) (any, error) 
 		return nil, awsapi.Errorf(CodeInactiveQuery, "The specified query cannot be canceled because it is in the %s status.", r.status)
 	}
 	r.status = QueryCancelled
+	if r.delivery != nil {
+		r.delivery.status = DeliveryCancelled
+	}
 	if r.cancel != nil {
 		r.cancel()
 	}

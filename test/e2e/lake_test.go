@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -190,4 +191,78 @@ func TestLakeWithBoto3(t *testing.T) {
 		t.Errorf("boto3_lake.py made %d checks", sum.Checks)
 	}
 	t.Logf("boto3: %d checks on %d imported events", sum.Checks, events)
+}
+
+// TestLakeQueryDelivery sends a query's results to a bucket with
+// DeliveryS3Uri, as CloudTrail Lake does: gzipped CSV under
+// AWSLogs/<account>/CloudTrail-Lake/Query/<date>/<query ID>/, the same
+// rows GetQueryResults gives; bad URIs and others' buckets are refused.
+func TestLakeQueryDelivery(t *testing.T) {
+	dir := t.TempDir()
+	n := startNodeEnv(t, dir, nil)
+	const acct, other = "230000000004", "230000000005"
+	k := n.tenantKey(acct, "")
+	n.tenantKey(other, "")
+	n.mustRun("buckets", "create", "lake-results", "--account-id", acct, "--backend", "fs")
+	n.mustRun("buckets", "create", "not-mine", "--account-id", other, "--backend", "fs")
+	cli := newCTCLI(t, n, k)
+	arn := cli.ok("create-event-data-store", "--name", "delivered")["EventDataStoreArn"].(string)
+	id := arn[strings.LastIndex(arn, "/")+1:]
+	c := keyClient(t, n.endpoint, k, "us-east-1", "")
+	var recs []json.RawMessage
+	for i := 0; i < 5; i++ {
+		recs = append(recs, json.RawMessage(fmt.Sprintf(`{"eventVersion":"1.08","eventTime":"2026-11-20T10:0%d:00Z","eventSource":"s3.amazonaws.com","eventName":"PutObject%d","awsRegion":"us-east-1","eventID":"d-%d","recipientAccountId":"%s","eventType":"AwsApiCall","managementEvent":true,"readOnly":false,"eventCategory":"Management","requestParameters":{"bucketName":"b,\"q\""}}`, i, i, i, acct)))
+	}
+	var resp ingest.PutEventsResponse
+	if err := c.Call(ctxT(t), ingest.Target, "PutEvents", ingest.PutEventsRequest{Records: recs}, &resp); err != nil || len(resp.Failed) > 0 {
+		t.Fatalf("PutEvents: %v %+v", err, resp)
+	}
+	sql := "SELECT eventid, eventname, element_at(requestparameters, 'bucketName') AS bucket, errorcode FROM " + id + " WHERE eventid LIKE 'd-%' ORDER BY eventid"
+	var rows [][]string
+	deadline := time.Now().Add(30 * time.Second)
+	for len(rows) < 5 && time.Now().Before(deadline) {
+		time.Sleep(300 * time.Millisecond)
+		rows = lakeQuery(t, cli, sql)
+	}
+	if len(rows) != 5 {
+		t.Fatalf("rows: %v", rows)
+	}
+	qid := cli.ok("start-query", "--query-statement", sql, "--delivery-s3-uri", "s3://lake-results/team/a")["QueryId"].(string)
+	var d map[string]any
+	for time.Now().Before(deadline) {
+		if d = cli.ok("describe-query", "--query-id", qid); d["DeliveryStatus"] != "PENDING" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d["QueryStatus"] != "FINISHED" || d["DeliveryStatus"] != "SUCCESS" || d["DeliveryS3Uri"] != "s3://lake-results/team/a" {
+		t.Fatalf("describe-query: %v", d)
+	}
+	folder := filepath.Join(dir, "buckets", "lake-results", "team", "a", "AWSLogs", acct, "CloudTrail-Lake", "Query", time.Now().UTC().Format("2006/01/02"), qid)
+	b, err := os.ReadFile(filepath.Join(folder, "result_1.csv.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := csv.NewReader(zr).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([][]string{{"eventid", "eventname", "bucket", "errorcode"}}, rows...)
+	if fmt.Sprint(got) != fmt.Sprint(want) || got[1][2] != `b,"q"` {
+		t.Fatalf("delivered CSV\n%q\nwant\n%q", got, want)
+	}
+	for uri, code := range map[string]string{
+		"s3://no-such-results": "S3BucketDoesNotExistException",
+		"s3://not-mine/x":      "InsufficientS3BucketPolicyException",
+		"lake-results/x":       "InvalidParameterException",
+		"s3://Not_A_Bucket!/x": "InvalidS3BucketNameException",
+	} {
+		if r := cli.run("start-query", "--query-statement", sql, "--delivery-s3-uri", uri); r.code == 0 || !strings.Contains(r.stderr, code) {
+			t.Errorf("delivery to %s: exit %d, want %s: %s", uri, r.code, code, r.stderr)
+		}
+	}
 }
