@@ -27,6 +27,7 @@ var commands = map[string]command{
 	"serve":         {"run the cairn server", runServe},
 	"ingest":        {"send CloudTrail files (.json, .json.gz, NDJSON, AWSLogs/ trees) to a server", runIngest},
 	"import":        {"import a bucket of CloudTrail log files into an event data store, with progress", runImport},
+	"export":        {"write an event data store to a bucket as Parquet (export parquet)", runExport},
 	"lookup":        {"look up events, with the flags of `aws cloudtrail lookup-events`", runLookup},
 	"accounts":      {"create and list accounts (accounts create|list)", runAccounts},
 	"keys":          {"create access keys (keys create)", runKeys},

@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -32,6 +35,8 @@ type DB struct {
 	bulk   map[string]int // tables an import is adding to
 
 	ready sync.Map // tables Ensure has made or found, to spare queries the catalog lock
+
+	exportDir string // where exports are written first; "" in memory
 }
 
 // BeginBulk marks table as taking an import's large batches until the
@@ -82,14 +87,31 @@ func OpenDB(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("lake database: %w", err)
 	}
 	// Queries are users' SQL: nothing they run may reach files or the
-	// network, and no setting may be changed back.
-	for _, q := range []string{`SET TimeZone = 'UTC'`, `SET enable_external_access = false`, `SET lock_configuration = true`} {
+	// network, and no setting may be changed back. Only exports write
+	// files, into their own folder, which users' queries cannot name
+	// (Check refuses every table function and statement but SELECT).
+	settings := []string{`SET TimeZone = 'UTC'`}
+	exportDir := ""
+	if path != "" {
+		exportDir = filepath.Join(filepath.Dir(path), exportFolder)
+		if err := os.RemoveAll(exportDir); err != nil {
+			db.Close()
+			return nil, err
+		}
+		if err := os.MkdirAll(exportDir, 0o700); err != nil {
+			db.Close()
+			return nil, err
+		}
+		settings = append(settings, `SET allowed_directories = ['`+strings.ReplaceAll(exportDir, "'", "''")+`/']`)
+	}
+	settings = append(settings, `SET enable_external_access = false`, `SET lock_configuration = true`)
+	for _, q := range settings {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("lake database: %w", err)
 		}
 	}
-	return &DB{db: db}, nil
+	return &DB{db: db, exportDir: exportDir}, nil
 }
 
 // Close closes the database.

@@ -41,6 +41,7 @@ func (s *Server) openLake(cfg Config, log *slog.Logger) error {
 	}}
 	s.channels = &lake.ChannelAPI{Channels: channels, API: s.lakeAPI}
 	s.audits = &lake.AuditEvents{Channels: s.channels, DB: db}
+	s.exporter = &lake.Exporter{DB: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}}
 	s.ingester = &lake.Ingester{Ledger: s.ledger, Stores: stores, DB: db, Log: log}
 	s.queries = &lake.Queries{DB: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log}
 	s.imports = &lake.Imports{DB: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log}

@@ -126,6 +126,7 @@ type Server struct {
 	imports  *lake.Imports
 	channels *lake.ChannelAPI
 	audits   *lake.AuditEvents
+	exporter *lake.Exporter
 	trails   *trail.Store
 	deliver  *delivery.Deliverer
 	keys     *digest.Keyring
@@ -205,7 +206,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 				Targets:     []string{ingest.Target},
 				SigningName: "cloudtrail",
 				EventSource: "cloudtrail.amazonaws.com",
-				Ops: mergeOps(adminOps(s.dir), orgOps(s.orgs), objstore.Ops(s.buckets), notify.Ops(s.topics),
+				Ops: mergeOps(adminOps(s.dir), orgOps(s.orgs), objstore.Ops(s.buckets), notify.Ops(s.topics), s.exporter.Ops(),
 					map[string]awsapi.Op{"PutEvents": ingest.PutEventsOp(s.ledger)}),
 			},
 		},
