@@ -55,15 +55,15 @@ type query struct {
 	Stores                         []string // IDs of the stores it reads
 	Created                        time.Time
 
-	mu            sync.Mutex
-	status        string
-	errMsg        string
-	columns       []string
-	rows          [][]*string
-	scanned       int64
-	execMillis    int64
-	cancel        context.CancelFunc
-	delivery      *delivery // nil without DeliveryS3Uri
+	mu         sync.Mutex
+	status     string
+	errMsg     string
+	columns    []string
+	rows       [][]*string
+	scanned    int64
+	execMillis int64
+	cancel     context.CancelFunc
+	delivery   *delivery // nil without DeliveryS3Uri
 }
 
 // Queries runs Lake queries against the lake database.
@@ -72,12 +72,12 @@ type Queries struct {
 	API *API
 	// Buckets are where DeliveryS3Uri may send results.
 	Buckets ImportBuckets
-	Log    *slog.Logger
-	Now    func() time.Time
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	byID   map[string]*query
-	closed bool
+	Log     *slog.Logger
+	Now     func() time.Time
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	byID    map[string]*query
+	closed  bool
 }
 
 func (q *Queries) now() time.Time {
