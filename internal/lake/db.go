@@ -37,6 +37,7 @@ type DB struct {
 	ready sync.Map // tables Ensure has made or found, to spare queries the catalog lock
 
 	exportDir string // where exports are written first; "" in memory
+	path      string // the database file; "" in memory
 }
 
 // BeginBulk marks table as taking an import's large batches until the
@@ -111,7 +112,7 @@ func OpenDB(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("lake database: %w", err)
 		}
 	}
-	return &DB{db: db, exportDir: exportDir}, nil
+	return &DB{db: db, exportDir: exportDir, path: path}, nil
 }
 
 // Close closes the database.
@@ -256,6 +257,27 @@ func (d *DB) add(ctx context.Context, id, table string, records [][]byte, pos ui
 		}
 	}
 	return tx.Commit()
+}
+
+// bytesOf is the share of the database's bytes on disk (its file and
+// write-ahead log) that rows events take, apportioned by rows over the
+// events of every store: what a query that reads rows events reads from
+// disk at most, as CloudTrail Lake's BytesScanned counts.
+func (d *DB) bytesOf(ctx context.Context, rows int64) int64 {
+	if rows == 0 || d.path == "" {
+		return 0
+	}
+	var total int64
+	if err := d.db.QueryRowContext(ctx, `SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() WHERE table_name LIKE 'eds\_%\_rows' ESCAPE '\'`).Scan(&total); err != nil || total == 0 {
+		return 0
+	}
+	var onDisk int64
+	for _, p := range []string{d.path, d.path + ".wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			onDisk += fi.Size()
+		}
+	}
+	return int64(float64(onDisk) * float64(min(rows, total)) / float64(total))
 }
 
 // Expire removes a store's events whose eventTime is before cutoff.

@@ -61,6 +61,7 @@ type query struct {
 	columns    []string
 	rows       [][]*string
 	scanned    int64
+	bytes      int64 // BytesScanned
 	execMillis int64
 	cancel     context.CancelFunc
 	delivery   *delivery // nil without DeliveryS3Uri
@@ -245,10 +246,11 @@ func (q *Queries) run(ctx context.Context, r *query, sqlText string, names []str
 			scanned += n
 		}
 	}
+	bytesScanned := q.DB.bytesOf(ctx, scanned)
 	cols, rows, err := fetch(ctx, q.DB.SQL(), sqlText)
 	r.mu.Lock()
 	r.execMillis = time.Since(start).Milliseconds()
-	r.scanned = scanned
+	r.scanned, r.bytes = scanned, bytesScanned
 	switch {
 	case r.status == QueryCancelled:
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -363,7 +365,7 @@ func (q *Queries) describe(ctx context.Context, c *awsapi.Call) (any, error) {
 		DeliveryS3Uri   string `json:",omitempty"`
 		DeliveryStatus  string `json:",omitempty"`
 	}{QueryId: r.ID, QueryString: r.Statement, QueryStatus: r.status, QueryStatistics: queryStats{
-		EventsMatched: int64(len(r.rows)), EventsScanned: r.scanned, ExecutionTimeInMillis: r.execMillis,
+		EventsMatched: int64(len(r.rows)), EventsScanned: r.scanned, BytesScanned: r.bytes, ExecutionTimeInMillis: r.execMillis,
 		CreationTime: awsapi.Time{Time: r.Created},
 	}, ErrorMessage: r.errMsg}
 	if r.delivery != nil {
@@ -418,7 +420,7 @@ func (q *Queries) results(ctx context.Context, c *awsapi.Call) (any, error) {
 			out.QueryResultRows = append(out.QueryResultRows, cells)
 		}
 		out.NextToken = next
-		out.QueryStatistics = stats{ResultsCount: len(rows), TotalResultsCount: len(r.rows)}
+		out.QueryStatistics = stats{ResultsCount: len(rows), TotalResultsCount: len(r.rows), BytesScanned: r.bytes}
 	}
 	return out, nil
 }

@@ -129,6 +129,7 @@ q = ct.start_query(QueryStatement="SELECT eventid, eventname, eventtime FROM %s 
 d = wait_query(q["QueryId"])
 check(d["QueryStatus"] == "FINISHED", "describe %s" % d)
 check(d["QueryStatistics"]["EventsMatched"] == want_events, "matched %s" % d["QueryStatistics"])
+check(d["QueryStatistics"]["EventsScanned"] >= want_events and d["QueryStatistics"]["BytesScanned"] > 0, "scanned %s" % d["QueryStatistics"])
 rows, last = all_rows(q["QueryId"], 7)
 check(len(rows) == want_events, "%d rows, want %d" % (len(rows), want_events))
 check(all([list(c.keys()) for c in r] == [["eventid"], ["eventname"], ["eventtime"]] for r in rows), "row shape %s" % rows[:1])
