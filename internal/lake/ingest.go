@@ -24,6 +24,10 @@ type Ingester struct {
 	Now func() time.Time
 	// BatchRecords bounds the records one transaction ingests.
 	BatchRecords int
+	// ManagedBy, if set, names the management account of the
+	// organization an account belongs to: an organization store of that
+	// management account takes the members' events too.
+	ManagedBy func(account string) (string, bool)
 
 	cursors   map[string]uint64
 	lastSweep time.Time
@@ -34,6 +38,19 @@ func (g *Ingester) now() time.Time {
 		return g.Now()
 	}
 	return time.Now()
+}
+
+// takesAccount says whether store s takes the events of account: its
+// own, and for an organization store its organization's members'.
+func (g *Ingester) takesAccount(s *EventDataStore, account string) bool {
+	if account == s.Account {
+		return true
+	}
+	if !s.OrganizationEnabled || g.ManagedBy == nil {
+		return false
+	}
+	mgmt, ok := g.ManagedBy(account)
+	return ok && mgmt == s.Account
 }
 
 // passSpacing is the least time between passes that new ledger entries
@@ -146,7 +163,7 @@ func (g *Ingester) ingest(ctx context.Context, s *EventDataStore, cursor, last u
 			if err := e.UnmarshalBinary(v); err != nil {
 				return fmt.Errorf("ledger entry %d: %w", seq, err)
 			}
-			if e.AccountID != s.Account || (!s.MultiRegionEnabled && e.Region != s.Region) {
+			if !g.takesAccount(s, e.AccountID) || (!s.MultiRegionEnabled && e.Region != s.Region) {
 				return nil
 			}
 			ev = selector.Event{Category: e.Category.String(), ReadOnly: e.ReadOnly, EventSource: e.EventSource, EventName: e.EventName}

@@ -241,3 +241,35 @@ func TestIngestAndQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestOrganizationStore checks that an organization store of the
+// management account takes its members' events, and other stores only
+// their own account's.
+func TestOrganizationStore(t *testing.T) {
+	f := newLake(t)
+	const mgmt, member, outsider = "123456789012", "111111111111", "222222222222"
+	f.ing.ManagedBy = func(account string) (string, bool) {
+		if account == mgmt || account == member {
+			return mgmt, true
+		}
+		return "", false
+	}
+	f.a.IsOrgManagement = func(account string) bool { return account == mgmt }
+	orgID := f.ok("CreateEventDataStore", map[string]any{"Name": "org", "OrganizationEnabled": true})["EventDataStoreArn"].(string)
+	ownID := f.ok("CreateEventDataStore", map[string]any{"Name": "own"})["EventDataStoreArn"].(string)
+	orgID, ownID = orgID[strings.LastIndex(orgID, "/")+1:], ownID[strings.LastIndex(ownID, "/")+1:]
+	when := time.Now().Add(-time.Minute)
+	f.add(f.record(mgmt, "us-east-1", "s3.amazonaws.com", "FromManagement", false, "", when),
+		f.record(member, "eu-west-1", "s3.amazonaws.com", "FromMember", false, "", when),
+		f.record(outsider, "us-east-1", "s3.amazonaws.com", "FromOutsider", false, "", when))
+	f.drain()
+	for id, want := range map[string]string{
+		orgID: "eventname=FromManagement|recipientaccountid=123456789012;eventname=FromMember|recipientaccountid=111111111111",
+		ownID: "eventname=FromManagement|recipientaccountid=123456789012",
+	} {
+		rows, msg := f.query("SELECT eventname, recipientaccountid FROM " + id + " WHERE eventname LIKE 'From%' ORDER BY 1")
+		if got := strings.Join(rows, ";"); got != want {
+			t.Errorf("store %s: %q %s, want %q", id, got, msg, want)
+		}
+	}
+}

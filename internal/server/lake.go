@@ -42,7 +42,10 @@ func (s *Server) openLake(cfg Config, log *slog.Logger) error {
 	s.channels = &lake.ChannelAPI{Channels: channels, API: s.lakeAPI}
 	s.audits = &lake.AuditEvents{Channels: s.channels, DB: db}
 	s.exporter = &lake.Exporter{DB: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}}
-	s.ingester = &lake.Ingester{Ledger: s.ledger, Stores: stores, DB: db, Log: log}
+	s.ingester = &lake.Ingester{Ledger: s.ledger, Stores: stores, DB: db, Log: log, ManagedBy: func(account string) (string, bool) {
+		org, ok := s.orgs.Of(account)
+		return org.Management, ok
+	}}
 	s.queries = &lake.Queries{DB: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log}
 	s.imports = &lake.Imports{DB: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log}
 	return nil
