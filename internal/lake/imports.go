@@ -47,6 +47,8 @@ type ImportBuckets interface {
 // Imports copies CloudTrail log files from a bucket (AWS's layout) into
 // event data stores.
 type Imports struct {
+	// Dir, if set, is where imports are kept across restarts.
+	Dir     string
 	DB      *DB
 	API     *API
 	Buckets ImportBuckets
@@ -257,10 +259,12 @@ func (im *Imports) launch(j *importJob) {
 	j.stats, j.failures = importStats{}, nil
 	j.mu.Unlock()
 	im.wg.Add(1)
+	im.save(j)
 	go func() {
 		defer im.wg.Done()
 		defer cancel()
 		im.run(ctx, j)
+		im.save(j)
 	}()
 }
 

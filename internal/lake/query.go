@@ -73,12 +73,14 @@ type Queries struct {
 	API *API
 	// Buckets are where DeliveryS3Uri may send results.
 	Buckets ImportBuckets
-	Log     *slog.Logger
-	Now     func() time.Time
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	byID    map[string]*query
-	closed  bool
+	// Dir, if set, is where ended queries are kept across restarts.
+	Dir    string
+	Log    *slog.Logger
+	Now    func() time.Time
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	byID   map[string]*query
+	closed bool
 }
 
 func (q *Queries) now() time.Time {
@@ -231,6 +233,7 @@ func (q *Queries) prune() {
 // run executes a query and keeps its results.
 func (q *Queries) run(ctx context.Context, r *query, sqlText string, names []string) {
 	start := time.Now()
+	defer q.save(r)
 	r.mu.Lock()
 	if r.status == QueryCancelled {
 		r.mu.Unlock()

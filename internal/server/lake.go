@@ -46,8 +46,14 @@ func (s *Server) openLake(cfg Config, log *slog.Logger) error {
 		org, ok := s.orgs.Of(account)
 		return org.Management, ok
 	}}
-	s.queries = &lake.Queries{DB: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log}
-	s.imports = &lake.Imports{DB: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log}
+	s.queries = &lake.Queries{DB: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log, Dir: filepath.Join(dir, "queries")}
+	s.imports = &lake.Imports{DB: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log, Dir: filepath.Join(dir, "imports")}
+	if err := s.queries.Load(); err != nil {
+		return fmt.Errorf("lake queries: %w", err)
+	}
+	if err := s.imports.Load(); err != nil {
+		return fmt.Errorf("lake imports: %w", err)
+	}
 	return nil
 }
 

@@ -255,6 +255,18 @@ func TestLakeQueryDelivery(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) || got[1][2] != `b,"q"` {
 		t.Fatalf("delivered CSV\n%q\nwant\n%q", got, want)
 	}
+	// After a restart the query, its results and its delivery are still
+	// there.
+	n.stop()
+	n = startNodeEnv(t, dir, nil)
+	cli = newCTCLI(t, n, k)
+	if d := cli.ok("describe-query", "--query-id", qid); d["QueryStatus"] != "FINISHED" || d["DeliveryStatus"] != "SUCCESS" {
+		t.Fatalf("describe-query after a restart: %v", d)
+	}
+	res := cli.ok("get-query-results", "--query-id", qid)
+	if rs := res["QueryResultRows"].([]any); len(rs) != 5 {
+		t.Fatalf("results after a restart: %v", res)
+	}
 	for uri, code := range map[string]string{
 		"s3://no-such-results": "S3BucketDoesNotExistException",
 		"s3://not-mine/x":      "InsufficientS3BucketPolicyException",
