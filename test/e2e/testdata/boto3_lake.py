@@ -150,6 +150,30 @@ for bad in ("DROP TABLE %s" % eid, "SELECT * FROM read_csv('/etc/passwd')", "SEL
 check(error_code(ct.describe_query, QueryId="00000000-0000-4000-8000-000000000000") == "QueryIdNotFoundException", "unknown query")
 check(error_code(ct.cancel_query, QueryId=q["QueryId"]) == "InactiveQueryException", "cancel a finished query")
 
+# Channels.
+apps = ct.create_event_data_store(
+    Name="boto-apps", TerminationProtectionEnabled=False,
+    AdvancedEventSelectors=[{"Name": "apps", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["ActivityAuditLog"]}]}],
+)["EventDataStoreArn"]
+chan = ct.create_channel(Name="boto-channel", Source="Custom", Destinations=[{"Type": "EVENT_DATA_STORE", "Location": apps}],
+                         Tags=[{"Key": "team", "Value": "blue"}])
+carn = chan["ChannelArn"]
+check(carn.startswith("arn:aws:cloudtrail:us-east-1:%s:channel/" % ACCT) and chan["Destinations"][0]["Location"] == apps, "create_channel %s" % chan)
+g = ct.get_channel(Channel=carn)
+check(g["Name"] == "boto-channel" and g["Source"] == "Custom" and "IngestionStatus" in g, "get_channel %s" % g)
+check([c["ChannelArn"] for c in ct.list_channels()["Channels"]] == [carn], "list_channels")
+check(error_code(ct.create_channel, Name="boto-channel", Source="Custom", Destinations=[{"Type": "EVENT_DATA_STORE", "Location": apps}])
+      == "ChannelAlreadyExistsException", "duplicate channel")
+check(error_code(ct.create_channel, Name="to-cloudtrail-store", Source="Custom", Destinations=[{"Type": "EVENT_DATA_STORE", "Location": arn}])
+      == "InvalidEventDataStoreCategoryException", "channel to a store of CloudTrail events")
+check(error_code(ct.get_channel, Channel=carn.rsplit("/", 1)[0] + "/00000000-0000-4000-8000-000000000000") == "ChannelNotFoundException", "unknown channel")
+u = ct.update_channel(Channel=carn, Name="boto-channel-2")
+check(u["Name"] == "boto-channel-2", "update_channel %s" % u)
+check(error_code(ct.delete_event_data_store, EventDataStore=apps) == "ChannelExistsForEDSException", "store of a channel")
+ct.delete_channel(Channel=carn)
+check(ct.list_channels()["Channels"] == [], "deleted channel")
+ct.delete_event_data_store(EventDataStore=apps)
+
 # Deletion and restore.
 ct.update_event_data_store(EventDataStore=eid, TerminationProtectionEnabled=True)
 check(error_code(ct.delete_event_data_store, EventDataStore=eid) == "EventDataStoreTerminationProtectedException", "protected")
