@@ -2,12 +2,12 @@ package lake
 
 import (
 	"bytes"
+	"encoding/binary"
 	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sort"
 	"strings"
@@ -472,9 +472,17 @@ func readLogFile(ctx context.Context, st objstore.Store, bucket, key string) ([]
 		if err != nil {
 			return nil, fmt.Errorf("not a gzip file: %w", err)
 		}
-		if body, err = io.ReadAll(zr); err != nil {
+		// A gzip file ends with its uncompressed size (modulo 4 GiB): one
+		// allocation of the right size instead of a growing buffer.
+		hint := 0
+		if len(body) >= 18 {
+			hint = int(binary.LittleEndian.Uint32(body[len(body)-4:]))
+		}
+		buf := bytes.NewBuffer(make([]byte, 0, min(hint, 256<<20)+bytes.MinRead))
+		if _, err := buf.ReadFrom(zr); err != nil {
 			return nil, fmt.Errorf("corrupt gzip data: %w", err)
 		}
+		body = buf.Bytes()
 	}
 	var doc struct {
 		Records []json.RawMessage
