@@ -176,6 +176,17 @@ func checkSelectors(sels []selector.AdvancedEventSelector) error {
 	if len(sels) > 5 {
 		return awsapi.Errorf(CodeInvalidEventSelectors, "An event data store can have at most 5 advanced event selectors.")
 	}
+	// A store takes either events from outside AWS or CloudTrail's, not
+	// both: the two have different schemas.
+	audit := 0
+	for _, sel := range sels {
+		if TakesAuditEvents(&EventDataStore{Selectors: []selector.AdvancedEventSelector{sel}}) {
+			audit++
+		}
+	}
+	if audit > 0 && audit < len(sels) {
+		return awsapi.Errorf(CodeInvalidEventSelectors, "A store of events from outside AWS (eventCategory ActivityAuditLog) can have no selectors for other events.")
+	}
 	if err := selector.ValidateAdvanced(sels, selector.EventDataStore); err != nil {
 		return awsapi.Errorf(CodeInvalidEventSelectors, "%s", strings.TrimPrefix(err.Error(), "invalid event selectors: "))
 	}
@@ -397,6 +408,9 @@ func (a *API) update(ctx context.Context, c *awsapi.Call) (any, error) {
 	if req.AdvancedEventSelectors != nil {
 		if err := checkSelectors(req.AdvancedEventSelectors); err != nil {
 			return nil, err
+		}
+		if TakesAuditEvents(s) != TakesAuditEvents(&EventDataStore{Selectors: req.AdvancedEventSelectors}) {
+			return nil, awsapi.Errorf(CodeInvalidEventSelectors, "A store cannot change between events from outside AWS and CloudTrail events.")
 		}
 		s.Selectors = req.AdvancedEventSelectors
 	}

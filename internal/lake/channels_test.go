@@ -148,3 +148,17 @@ func TestAuditEventEnvelope(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditStoreSelectors checks that a store takes either events from
+// outside AWS or CloudTrail's, from creation on.
+func TestAuditStoreSelectors(t *testing.T) {
+	f := newAPI(t)
+	audit := map[string]any{"Name": "apps", "FieldSelectors": []map[string]any{{"Field": "eventCategory", "Equals": []string{"ActivityAuditLog"}}}}
+	mgmt := map[string]any{"Name": "mgmt", "FieldSelectors": []map[string]any{{"Field": "eventCategory", "Equals": []string{"Management"}}}}
+	f.fails("CreateEventDataStore", map[string]any{"Name": "mixed", "AdvancedEventSelectors": []any{audit, mgmt}}, CodeInvalidEventSelectors)
+	apps := f.ok("CreateEventDataStore", map[string]any{"Name": "apps", "AdvancedEventSelectors": []any{audit}})["EventDataStoreArn"]
+	plain := f.ok("CreateEventDataStore", map[string]any{"Name": "plain"})["EventDataStoreArn"]
+	f.fails("UpdateEventDataStore", map[string]any{"EventDataStore": apps, "AdvancedEventSelectors": []any{mgmt}}, CodeInvalidEventSelectors)
+	f.fails("UpdateEventDataStore", map[string]any{"EventDataStore": plain, "AdvancedEventSelectors": []any{audit}}, CodeInvalidEventSelectors)
+	f.ok("UpdateEventDataStore", map[string]any{"EventDataStore": apps, "AdvancedEventSelectors": []any{audit}})
+}
