@@ -2,9 +2,9 @@ package lake
 
 import (
 	"bytes"
-	"encoding/binary"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
