@@ -156,6 +156,7 @@ func TestRetainedFiles(t *testing.T) {
 
 	// The same bucket with Object Lock takes the files, retained.
 	locked := objstore.NewMem()
+	locked.SetClock(func() time.Time { return clock })
 	if err := locked.CreateBucket(ctx, "logs", true); err != nil {
 		t.Fatal(err)
 	}
@@ -245,6 +246,7 @@ func TestDigestChainSurvivesACrashAtEveryWrite(t *testing.T) {
 		cs := &crashingStore{Store: locked, at: at, after: after}
 		f.buckets.st = cs
 		clock := start
+		locked.SetClock(func() time.Time { return clock })
 		tr := f.trail("signed", func(t *trail.Trail) { t.LogFileValidationEnabled = true; t.IsMultiRegionTrail = true })
 		deliverer := func() *Deliverer {
 			d := f.deliverer(Config{DigestInterval: 10 * time.Minute, Signer: keys, MaxFileBytes: 1 << 20, MaxBatchBytes: 1 << 20, Uploads: 1})
