@@ -2,8 +2,9 @@ package digest
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cairn-audit/cairn/internal/objstore"
+	"github.com/cairn-audit/cairn/internal/safeio"
 )
 
 // Result is the verdict on one digest or log file, in the words of
@@ -83,6 +85,10 @@ type Validator struct {
 	Keys map[string][]byte
 	// Emit, if set, is told every result as it is found.
 	Emit func(Result)
+	// LogLimits and DigestLimits bound each file read; zero means
+	// safeio.LogFile() and safeio.DigestFile(). A file over them is
+	// invalid, with the limit as the reason.
+	LogLimits, DigestLimits safeio.Limits
 	// Unlisted also reports log files that the digests should name but
 	// none does: files in the trail's log folders, written while a valid
 	// chain was running, that no digest lists — a file inserted into the
@@ -314,18 +320,22 @@ func (v *Validator) checkDigest(ctx context.Context, t Trail, key string) (*Dige
 		res.Reason = reason
 		return nil, nil, res
 	}
-	obj, err := v.Store.Get(ctx, t.Bucket, key)
+	obj, err := v.Store.Open(ctx, t.Bucket, key)
 	if errors.Is(err, objstore.ErrNotFound) {
 		return bad("not found")
 	}
 	if err != nil {
 		return bad(err.Error())
 	}
+	defer obj.Body.Close()
 	sig, alg := obj.Metadata["signature"], obj.Metadata["signature-algorithm"]
 	if sig == "" || alg == "" {
 		return bad("signature verification failed")
 	}
-	body, err := gunzipOne(obj.Body)
+	body, err := readOne(obj, v.DigestLimits.Or(safeio.DigestFile()), io.ReadAll)
+	if errors.Is(err, safeio.ErrTooLarge) {
+		return bad(err.Error())
+	}
 	if err != nil {
 		return bad("invalid format")
 	}
@@ -348,10 +358,12 @@ func (v *Validator) checkDigest(ctx context.Context, t Trail, key string) (*Dige
 	return d, body, res
 }
 
-// checkLog reads a log file a digest names and compares its hash.
+// checkLog reads a log file a digest names and compares its hash. The
+// hash is of the inflated content, taken as it streams: the file is not
+// held in memory.
 func (v *Validator) checkLog(ctx context.Context, lf LogFile) Result {
 	res := Result{Bucket: lf.S3Bucket, Key: lf.S3Object}
-	obj, err := v.Store.Get(ctx, lf.S3Bucket, lf.S3Object)
+	obj, err := v.Store.Open(ctx, lf.S3Bucket, lf.S3Object)
 	if errors.Is(err, objstore.ErrNotFound) {
 		res.Reason = "not found"
 		return res
@@ -360,34 +372,37 @@ func (v *Validator) checkLog(ctx context.Context, lf LogFile) Result {
 		res.Reason = err.Error()
 		return res
 	}
-	body, err := gunzipOne(obj.Body)
-	if err != nil {
+	defer obj.Body.Close()
+	sum, err := readOne(obj, v.LogLimits.Or(safeio.LogFile()), func(r io.Reader) (string, error) {
+		h := sha256.New()
+		if _, err := io.Copy(h, r); err != nil {
+			return "", err
+		}
+		return hex.EncodeToString(h.Sum(nil)), nil
+	})
+	switch {
+	case errors.Is(err, safeio.ErrTooLarge):
+		res.Reason = err.Error()
+	case err != nil:
 		res.Reason = "invalid format"
-		return res
-	}
-	if Hash(body) != lf.HashValue {
+	case sum != lf.HashValue:
 		res.Reason = "hash value doesn't match"
-		return res
+	default:
+		res.Valid = true
 	}
-	res.Valid = true
 	return res
 }
 
-// gunzipOne decompresses exactly one gzip member; anything after it is an
-// error, as the AWS CLI treats it.
-func gunzipOne(b []byte) ([]byte, error) {
-	br := bytes.NewReader(b)
-	zr, err := gzip.NewReader(br)
+// readOne reads an object that must be exactly one gzip member, as the
+// AWS CLI reads digest and log files, within lim, with read.
+func readOne[T any](obj *objstore.Reader, lim safeio.Limits, read func(io.Reader) (T, error)) (T, error) {
+	var zero T
+	if err := lim.CheckSize(obj.Size); err != nil {
+		return zero, err
+	}
+	r, err := safeio.NewGzipMember(obj.Body, lim)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	zr.Multistream(false)
-	out, err := io.ReadAll(zr)
-	if err != nil {
-		return nil, err
-	}
-	if br.Len() > 0 {
-		return nil, errors.New("unexpected data after end of compressed stream")
-	}
-	return out, nil
+	return read(r)
 }

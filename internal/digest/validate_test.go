@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cairn-audit/cairn/internal/objstore"
+	"github.com/cairn-audit/cairn/internal/safeio"
+	"github.com/cairn-audit/cairn/internal/safeio/safeiotest"
 )
 
 // chain writes signed digests and their log files into a memory bucket,
@@ -98,13 +101,20 @@ func newChain(t *testing.T) (*chain, time.Time) {
 
 func (c *chain) validate(t0 time.Time) (Report, []Result) {
 	var results []Result
-	v := &Validator{Store: c.st, Keys: map[string][]byte{c.key.Fingerprint(): c.key.DER}, Emit: func(r Result) { results = append(results, r) }}
+	v := &Validator{Store: c.st, Keys: map[string][]byte{c.key.Fingerprint(): c.key.DER}, Emit: func(r Result) { results = append(results, r) },
+		LogLimits: testLogLimits, DigestLimits: testDigestLimits}
 	rep, err := v.Validate(context.Background(), c.tr, t0, t0.Add(8*time.Hour))
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	return rep, results
 }
+
+// The limits of the tests: small, so that a bomb passes them at once.
+var (
+	testLogLimits    = safeio.Limits{Compressed: 512 << 10, Inflated: 2 * safeiotest.Chunk, Records: 1000}
+	testDigestLimits = safeio.Limits{Compressed: 64 << 10, Inflated: safeiotest.Chunk, Records: 1}
+)
 
 func TestValidChain(t *testing.T) {
 	c, t0 := newChain(t)
@@ -142,7 +152,7 @@ func TestMutations(t *testing.T) {
 		}, "Digest file\ts3://logs/{digest1}\tINVALID: not found"},
 		{"a changed digest", func(c *chain) {
 			o, _ := c.st.Get(context.Background(), bucket, c.dkeys[3])
-			body, _ := gunzipOne(o.Body)
+			body := mustGunzip(c.t, o.Body)
 			c.put(c.dkeys[3], gz(c.t, bytes.Replace(body, []byte(`"logFiles":[{`), []byte(`"logFiles":[ {`), 1)), o.Metadata)
 		}, "Digest file\ts3://logs/{digest3}\tINVALID: signature verification failed"},
 		{"a forged signature", func(c *chain) {
@@ -172,6 +182,18 @@ func TestMutations(t *testing.T) {
 			o, _ := c.st.Get(context.Background(), bucket, c.logs[1])
 			c.put(c.logs[1], append(o.Body, o.Body...), nil)
 		}, "Log file\ts3://logs/{log1}\tINVALID: invalid format"},
+		// Bombs are invalid files, found so without inflating them: their
+		// trailers claim a few bytes.
+		{"a log file replaced by a gzip bomb", func(c *chain) {
+			c.put(c.logs[3], safeiotest.LyingBomb(64, 500), nil)
+		}, "Log file\ts3://logs/{log3}\tINVALID: file too large: inflates to more than 2 MiB"},
+		{"a log file larger than log files are", func(c *chain) {
+			c.put(c.logs[4], make([]byte, testLogLimits.Compressed+1), nil)
+		}, "Log file\ts3://logs/{log4}\tINVALID: file too large: more than 512 KiB as stored"},
+		{"a digest replaced by a gzip bomb", func(c *chain) {
+			o, _ := c.st.Get(context.Background(), bucket, c.dkeys[2])
+			c.put(c.dkeys[2], safeiotest.LyingBomb(16, 900), o.Metadata)
+		}, "Digest file\ts3://logs/{digest2}\tINVALID: file too large: inflates to more than 1 MiB"},
 	} {
 		t.Run(m.name, func(t *testing.T) {
 			c, t0 := newChain(t)
@@ -232,7 +254,11 @@ func TestUnlisted(t *testing.T) {
 }
 
 func mustGunzip(t *testing.T, b []byte) []byte {
-	out, err := gunzipOne(b)
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
 	if err != nil {
 		t.Fatal(err)
 	}

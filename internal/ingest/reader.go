@@ -1,9 +1,7 @@
 package ingest
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +12,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/cairn-audit/cairn/internal/safeio"
 )
 
 // File is the records of one file, with the account its path names.
@@ -85,77 +85,94 @@ func recordFile(name string) bool {
 	return false
 }
 
-// ReadFile reads the records of one file.
+// ReadFile reads the records of one file within safeio.LogFile's limits.
 func ReadFile(path string) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	recs, err := Read(f)
+	lim := safeio.LogFile()
+	st, err := f.Stat()
+	if err == nil {
+		err = lim.CheckSize(st.Size())
+	}
+	var recs []json.RawMessage
+	if err == nil {
+		recs, err = ReadWithin(f, lim)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &File{Path: path, AccountID: PathAccount(path), Records: recs}, nil
 }
 
-// ErrNotRecords is returned for content that holds no CloudTrail records.
-var ErrNotRecords = errors.New("not CloudTrail records: expected {\"Records\":[...]}, a JSON array, or one JSON object per line")
+// Errors of the readers.
+var (
+	// ErrNotRecords is returned for content that holds no CloudTrail
+	// records.
+	ErrNotRecords = errors.New("not CloudTrail records: expected {\"Records\":[...]}, a JSON array, or one JSON object per line")
+	// ErrNotLogFile is returned by ReadLog for anything but a log file.
+	ErrNotLogFile = errors.New("not a CloudTrail log file")
+)
 
-// Read reads records from r, gzip or not: a {"Records":[...]} document, a
-// JSON array of records, or a sequence of records (NDJSON).
+// Read reads records from r within safeio.LogFile's limits; see
+// ReadWithin.
 func Read(r io.Reader) ([]json.RawMessage, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	if head, _ := br.Peek(2); len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, err
-		}
-		defer gz.Close()
-		br = bufio.NewReaderSize(gz, 64<<10)
+	return ReadWithin(r, safeio.LogFile())
+}
+
+// ReadWithin reads records from r, gzip or not: a {"Records":[...]}
+// document, a JSON array of records, saved lookup-events output, or a
+// sequence of records (NDJSON), failing with safeio.ErrTooLarge past lim.
+// Arrays and documents are read record by record; each record, and any
+// other value, is held whole (each at most lim.Inflated bytes).
+func ReadWithin(r io.Reader, lim safeio.Limits) ([]json.RawMessage, error) {
+	content, err := safeio.NewReader(r, lim)
+	if err != nil {
+		return nil, err
 	}
-	d := json.NewDecoder(br)
-	var recs []json.RawMessage
-	for n := 0; ; n++ {
-		var v json.RawMessage
-		err := d.Decode(&v)
-		if errors.Is(err, io.EOF) {
-			break
+	rr := &recordReader{w: window{r: content}, lim: lim}
+	for n := 1; ; n++ {
+		more, err := rr.w.skipSpace()
+		if err == nil && more {
+			err = rr.topValue()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("value %d: %w", n+1, err)
+			return nil, fmt.Errorf("value %d: %w", n, err)
 		}
-		v = bytes.TrimSpace(v)
-		switch {
-		case len(v) > 0 && v[0] == '[':
-			var arr []json.RawMessage
-			if err := json.Unmarshal(v, &arr); err != nil {
-				return nil, err
-			}
-			for _, e := range arr {
-				recs = append(recs, unwrapLookupEvent(e))
-			}
-		case len(v) > 0 && v[0] == '{':
-			var doc struct {
-				Records *[]json.RawMessage `json:"Records"`
-				Events  *[]json.RawMessage `json:"Events"`
-			}
-			switch err := json.Unmarshal(v, &doc); {
-			case err == nil && doc.Records != nil:
-				recs = append(recs, *doc.Records...)
-			case err == nil && doc.Events != nil:
-				// Saved `aws cloudtrail lookup-events` output.
-				for _, e := range *doc.Events {
-					recs = append(recs, unwrapLookupEvent(e))
-				}
-			default:
-				recs = append(recs, unwrapLookupEvent(v))
-			}
-		default:
-			return nil, ErrNotRecords
+		if !more {
+			return rr.recs, nil
 		}
 	}
-	return recs, nil
+}
+
+// ReadLog reads a CloudTrail log file, gzip or not, within lim: one
+// {"Records":[...]} document and nothing else, read record by record.
+func ReadLog(r io.Reader, lim safeio.Limits) ([]json.RawMessage, error) {
+	content, err := safeio.NewReader(r, lim)
+	if err != nil {
+		return nil, err
+	}
+	rr := &recordReader{w: window{r: content}, lim: lim}
+	found, err := rr.doc(false)
+	if err == nil && !found {
+		err = fmt.Errorf("%w: no Records", ErrNotLogFile)
+	}
+	if err == nil {
+		if more, serr := rr.w.skipSpace(); serr != nil {
+			err = serr
+		} else if more {
+			err = fmt.Errorf("%w: more after the document", ErrNotLogFile)
+		}
+	}
+	if err != nil {
+		if !errors.Is(err, ErrNotLogFile) && !errors.Is(err, safeio.ErrTooLarge) {
+			err = fmt.Errorf("%w: %w", ErrNotLogFile, err)
+		}
+		return nil, err
+	}
+	return rr.recs, nil
 }
 
 // unwrapLookupEvent returns the record inside one LookupEvents result (its

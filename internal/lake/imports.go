@@ -1,12 +1,8 @@
 package lake
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -17,7 +13,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cairn-audit/cairn/internal/awsapi"
+	"github.com/cairn-audit/cairn/internal/ingest"
 	"github.com/cairn-audit/cairn/internal/objstore"
+	"github.com/cairn-audit/cairn/internal/safeio"
 )
 
 // Error codes of the import operations.
@@ -55,6 +53,8 @@ type Imports struct {
 	Log     *slog.Logger
 	// BatchRecords bounds the records one transaction adds.
 	BatchRecords int
+	// Limits bound each log file read; zero means safeio.LogFile().
+	Limits safeio.Limits
 
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -391,7 +391,7 @@ func (im *Imports) run(ctx context.Context, j *importJob) {
 		if wctx.Err() != nil {
 			break
 		}
-		records, err := readLogFile(wctx, st, bucket, key)
+		records, err := readLogFile(wctx, st, bucket, key, im.Limits.Or(safeio.LogFile()))
 		if err != nil {
 			msg := err.Error()
 			j.set(func() {
@@ -409,8 +409,9 @@ func (im *Imports) run(ctx context.Context, j *importJob) {
 				}
 				cur.records = append(cur.records, r)
 			}
+			// A file that failed is a failed entry, not a completed file.
+			cur.files++
 		}
-		cur.files++
 		if i := strings.LastIndexByte(key, '/'); i >= 0 {
 			p := key[:i+1]
 			donePrefix[p]--
@@ -460,40 +461,20 @@ func (im *Imports) run(ctx context.Context, j *importJob) {
 const importBatch = 122880
 
 // readLogFile reads a CloudTrail log file: {"Records":[...]}, gzipped or
-// not. Records of any eventVersion are taken as they are.
-func readLogFile(ctx context.Context, st objstore.Store, bucket, key string) ([]json.RawMessage, error) {
-	obj, err := st.Get(ctx, bucket, key)
+// not, within lim. The object is in a tenant's bucket, so it is streamed
+// and bounded as it is read; a file over a limit is an error like any
+// other unreadable file. Records of any eventVersion are taken as they
+// are.
+func readLogFile(ctx context.Context, st objstore.Store, bucket, key string, lim safeio.Limits) ([]json.RawMessage, error) {
+	obj, err := st.Open(ctx, bucket, key)
 	if err != nil {
 		return nil, err
 	}
-	body := obj.Body
-	if len(body) > 2 && body[0] == 0x1f && body[1] == 0x8b {
-		zr, err := gzip.NewReader(bytes.NewReader(body))
-		if err != nil {
-			return nil, fmt.Errorf("not a gzip file: %w", err)
-		}
-		// A gzip file ends with its uncompressed size (modulo 4 GiB): one
-		// allocation of the right size instead of a growing buffer.
-		hint := 0
-		if len(body) >= 18 {
-			hint = int(binary.LittleEndian.Uint32(body[len(body)-4:]))
-		}
-		buf := bytes.NewBuffer(make([]byte, 0, min(hint, 256<<20)+bytes.MinRead))
-		if _, err := buf.ReadFrom(zr); err != nil {
-			return nil, fmt.Errorf("corrupt gzip data: %w", err)
-		}
-		body = buf.Bytes()
+	defer obj.Body.Close()
+	if err := lim.CheckSize(obj.Size); err != nil {
+		return nil, err
 	}
-	var doc struct {
-		Records []json.RawMessage
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("not a CloudTrail log file: %w", err)
-	}
-	if doc.Records == nil {
-		return nil, errors.New("not a CloudTrail log file: no Records")
-	}
-	return doc.Records, nil
+	return ingest.ReadLog(obj.Body, lim)
 }
 
 func eventTime(r json.RawMessage) (time.Time, bool) {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -262,40 +261,11 @@ func (f *FS) retained(file, meta string) (body []byte, locked bool, err error) {
 
 // Get implements Store.
 func (f *FS) Get(ctx context.Context, bucket, key string) (*Object, error) {
-	if err := CheckKey(key); err != nil {
-		return nil, err
-	}
-	bdir, err := f.bucketDir(bucket)
+	r, err := f.Open(ctx, bucket, key)
 	if err != nil {
 		return nil, err
 	}
-	defer f.lockKey(bucket, key)()
-	_, file, meta := objectPaths(bdir, key)
-	fh, err := os.Open(file)
-	if err != nil {
-		return nil, notFound(bucket, key, err)
-	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s/%s: %w", bucket, key, ErrNotFound)
-	}
-	body, err := io.ReadAll(fh)
-	if err != nil {
-		return nil, fmt.Errorf("get %s/%s: %w", bucket, key, err)
-	}
-	obj := &Object{
-		ObjectInfo: ObjectInfo{Key: key, Size: int64(len(body)), LastModified: st.ModTime().UTC(), ETag: ETag(body)},
-		Body:       body,
-	}
-	var sc sidecar
-	if err := readJSON(meta, &sc); err == nil && sc.ETag == obj.ETag {
-		obj.Metadata, obj.ContentType, obj.ContentEncoding = sc.Metadata, sc.ContentType, sc.ContentEncoding
-	}
-	return obj, nil
+	return r.readAll(bucket)
 }
 
 // Head implements Store.

@@ -153,19 +153,11 @@ func (m *Mem) object(bucket, key string) (*memObject, error) {
 
 // Get implements Store.
 func (m *Mem) Get(ctx context.Context, bucket, key string) (*Object, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	obj, err := m.object(bucket, key)
+	r, err := m.Open(ctx, bucket, key)
 	if err != nil {
 		return nil, err
 	}
-	out := obj.Object
-	out.Body = bytes.Clone(obj.Body)
-	if out.Body == nil {
-		out.Body = []byte{}
-	}
-	out.Metadata = cloneMap(obj.Metadata)
-	return &out, nil
+	return r.readAll(bucket)
 }
 
 // Head implements Store.

@@ -56,6 +56,9 @@ type Store interface {
 	Put(ctx context.Context, bucket, key string, body []byte, o PutOptions) error
 	// Get returns an object or an error wrapping ErrNotFound.
 	Get(ctx context.Context, bucket, key string) (*Object, error)
+	// Open is Get with the body as a stream, for readers that bound what
+	// they read of an object someone else wrote.
+	Open(ctx context.Context, bucket, key string) (*Reader, error)
 	// Head returns an object's listing entry and user metadata.
 	Head(ctx context.Context, bucket, key string) (ObjectInfo, map[string]string, error)
 	// List returns up to max objects (max <= 0 or over 1000: 1000) whose

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -212,28 +211,11 @@ func isMD5ETag(etag string) bool {
 
 // Get implements Store.
 func (s *S3) Get(ctx context.Context, bucket, key string) (*Object, error) {
-	if err := CheckKey(key); err != nil {
+	r, err := s.Open(ctx, bucket, key)
+	if err != nil {
 		return nil, err
 	}
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		return nil, mapS3Error("get", bucket, key, err)
-	}
-	defer out.Body.Close()
-	body, err := io.ReadAll(out.Body)
-	if err != nil {
-		return nil, fmt.Errorf("get %s/%s: %w", bucket, key, err)
-	}
-	return &Object{
-		ObjectInfo: ObjectInfo{
-			Key: key, Size: int64(len(body)),
-			LastModified: aws.ToTime(out.LastModified).UTC(), ETag: aws.ToString(out.ETag),
-		},
-		Body:            body,
-		Metadata:        lowerKeys(out.Metadata),
-		ContentType:     aws.ToString(out.ContentType),
-		ContentEncoding: aws.ToString(out.ContentEncoding),
-	}, nil
+	return r.readAll(bucket)
 }
 
 // Head implements Store.

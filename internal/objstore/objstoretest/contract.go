@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) objstore.Store) {
 		{"PutGet", testPutGet},
 		{"Overwrite", testOverwrite},
 		{"Head", testHead},
+		{"Open", testOpen},
 		{"ListOrder", testListOrder},
 		{"ListPaging", testListPaging},
 		{"NotFound", testNotFound},
