@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cairn-audit/cairn/internal/digest"
+	"github.com/cairn-audit/cairn/internal/notify"
 	"github.com/cairn-audit/cairn/internal/server"
 )
 
@@ -27,6 +28,7 @@ func runServe(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.ObjectLockDays, "object-lock-days", 0, "retain every delivered log and digest file this many days (S3 Object Lock, COMPLIANCE mode); new buckets get Object Lock, and buckets without it get no files")
 	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", "", "S3-compatible endpoint for trail buckets (credentials from CAIRN_S3_ACCESS_KEY_ID and CAIRN_S3_SECRET_ACCESS_KEY); without it buckets are directories under <data-dir>/buckets")
 	fs.StringVar(&cfg.S3Region, "s3-region", "us-east-1", "region to sign S3 requests for")
+	webhookAllow := fs.String("webhook-allow", "", "networks topics' webhooks may reach although internal (loopback, private, link-local, ...), as CIDR[,CIDR...]; by default only public addresses")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -35,6 +37,9 @@ func runServe(ctx context.Context, args []string) error {
 	var err error
 	if cfg.HistoryRetention, err = parseRetention(*retention); err != nil {
 		return err
+	}
+	if cfg.WebhookAllow, err = notify.ParseAllowList(*webhookAllow); err != nil {
+		return fmt.Errorf("--webhook-allow: %w", err)
 	}
 	cfg.RootAccountID = os.Getenv("CAIRN_ROOT_ACCOUNT_ID")
 	cfg.RootAccessKeyID = os.Getenv("CAIRN_ROOT_ACCESS_KEY_ID")

@@ -97,7 +97,9 @@ func apiError(err error) error {
 	case errors.Is(err, ErrInvalidTopicName):
 		return awsapi.Errorf(CodeInvalidParameter, "Invalid parameter: Topic Name. Use 1-256 letters, digits, hyphens and underscores.")
 	case errors.Is(err, ErrInvalidWebhook):
-		return awsapi.Errorf(CodeInvalidParameter, "Invalid parameter: Webhook. Use an http or https URL with a host, of at most %d characters.", maxWebhookLength)
+		return awsapi.Errorf(CodeInvalidParameter, "Invalid parameter: Webhook. Use an http or https URL with a host and no user information, of at most %d characters.", maxWebhookLength)
+	case errors.Is(err, ErrWebhookNotAllowed):
+		return awsapi.Errorf(CodeInvalidParameter, "Invalid parameter: Webhook. Notifications are not sent to loopback, private, link-local, multicast or other internal addresses unless the server allows their network.")
 	case errors.Is(err, ErrInvalidRegion):
 		return awsapi.Errorf(CodeInvalidParameter, "Invalid parameter: Region. A region is lower-case letters, digits and hyphens.")
 	case errors.Is(err, ErrInvalidAccount):

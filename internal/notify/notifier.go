@@ -19,6 +19,14 @@ import (
 var (
 	ErrQueueFull      = errors.New("notification queue is full")
 	ErrNotifierClosed = errors.New("notifier is not running")
+	// ErrUnreachable is every failure to get an answer from a webhook:
+	// the address refused by the guard, a name that does not resolve, a
+	// connection refused or timed out, a TLS failure. They are one error
+	// on purpose. The outcome is shown to the trail's owner
+	// (LatestNotificationError), and a message that told them apart would
+	// let a tenant map what listens where the webhook points; the cause
+	// goes to the server's log only.
+	ErrUnreachable = errors.New("notification delivery failed: the webhook could not be reached")
 )
 
 // Defaults of a Notifier.
@@ -78,22 +86,16 @@ type job struct {
 }
 
 // New returns a notifier that looks webhooks up in topics when it sends, so
-// a webhook changed or a topic deleted after Notify is taken into account.
-// client nil means a default client, log nil no logging.
-func New(topics *Topics, client *http.Client, log *slog.Logger) *Notifier {
-	if client == nil {
-		client = &http.Client{}
-	}
+// a webhook changed or a topic deleted after Notify is taken into account,
+// and connects only where the topics' guard allows. log nil means no
+// logging.
+func New(topics *Topics, log *slog.Logger) *Notifier {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := *client
-	// A redirected POST may come back as a GET whose 200 says nothing of
-	// the notification, so a redirect is an answer, and not a success.
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Notifier{
 		topics:     topics,
-		client:     &c,
+		client:     topics.guard.client(),
 		log:        log,
 		workers:    Workers,
 		capacity:   QueueSize,
@@ -231,13 +233,13 @@ func (n *Notifier) send(ctx context.Context, j job) error {
 			return err
 		}
 		if attempt >= n.attempts {
-			n.log.Warn("notification failed", "topic", j.topic, "attempts", attempt, "err", err)
+			n.log.Warn("notification failed", "topic", j.topic, "attempts", attempt, "err", cause(err))
 			return fmt.Errorf("%w (gave up after %d attempts)", err, attempt)
 		}
 		// Retry-After is honoured only up to the cap: a webhook must not
 		// hold a worker for longer than its own backoff would.
 		d := min(max(wait, retryAfter), n.maxBackoff)
-		n.log.Debug("notification attempt failed", "topic", j.topic, "attempt", attempt, "retry_in", d, "err", err)
+		n.log.Debug("notification attempt failed", "topic", j.topic, "attempt", attempt, "retry_in", d, "err", cause(err))
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
@@ -267,7 +269,7 @@ func (n *Notifier) post(ctx context.Context, j job) (time.Duration, error) {
 	req.Header.Set("X-Cairn-Topic-Arn", tp.ARN)
 	resp, err := n.client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, &unreachable{cause: err}
 	}
 	// Read what is left so that the connection can carry the next one.
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -275,16 +277,37 @@ func (n *Notifier) post(ctx context.Context, j job) (time.Duration, error) {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return 0, nil
 	}
-	return retryAfter(resp.Header.Get("Retry-After")), &StatusError{Code: resp.StatusCode, Status: resp.Status}
+	return retryAfter(resp.Header.Get("Retry-After")), &StatusError{Code: resp.StatusCode}
 }
 
-// StatusError is a webhook's answer other than 2xx.
+// unreachable is ErrUnreachable with its cause, for the server's log. It
+// does not unwrap to the cause, so that nothing shown to a tenant can
+// reach it.
+type unreachable struct{ cause error }
+
+func (u *unreachable) Error() string        { return ErrUnreachable.Error() }
+func (u *unreachable) Is(target error) bool { return target == ErrUnreachable }
+
+// cause returns what the server's log should say of err.
+func cause(err error) error {
+	var u *unreachable
+	if errors.As(err, &u) {
+		return u.cause
+	}
+	return err
+}
+
+// StatusError is a webhook's answer other than 2xx. Only the code is kept:
+// the reason phrase and the body are the target's words, which are not
+// repeated to the tenant. A webhook that answers was let through by the
+// guard: a public address, or a network the operator allows.
 type StatusError struct {
-	Code   int    // HTTP status
-	Status string // e.g. "500 Internal Server Error"
+	Code int // HTTP status
 }
 
-func (e *StatusError) Error() string { return "webhook answered " + e.Status }
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("notification delivery failed: the webhook answered HTTP %d %s", e.Code, http.StatusText(e.Code))
+}
 
 // Temporary reports whether trying again may help: the webhook's server
 // failed, timed out or asked to slow down. Other client errors and

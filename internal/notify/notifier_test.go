@@ -60,15 +60,16 @@ func hang(r *http.Request, release <-chan struct{}) {
 }
 
 // setup returns a notifier with millisecond backoffs, not yet running, and
-// a topic "t" whose webhook is url.
-func setup(t *testing.T, url string) (*Notifier, *Topics, string) {
+// a topic "t" whose webhook is url. Webhooks may reach loopback, where the
+// test servers are, and what allow adds.
+func setup(t *testing.T, url string, allow ...string) (*Notifier, *Topics, string) {
 	t.Helper()
-	topics := openTopics(t)
+	topics := openTopics(t, append([]string{"127.0.0.0/8"}, allow...)...)
 	tp, err := topics.Create(acct, "us-east-1", "t", url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := New(topics, nil, nil)
+	n := New(topics, nil)
 	n.backoff, n.maxBackoff, n.timeout = time.Millisecond, 4*time.Millisecond, 5*time.Second
 	return n, topics, tp.ARN
 }

@@ -33,11 +33,14 @@ var (
 	// ErrFIFOTopic refuses a name SNS would accept: CloudTrail does not
 	// publish to FIFO topics, so no trail could use it.
 	ErrFIFOTopic      = errors.New("FIFO topics (.fifo) cannot receive CloudTrail notifications")
-	ErrInvalidWebhook = errors.New("webhook must be an http or https URL with a host")
-	ErrInvalidAccount = errors.New("account ID must be 12 digits")
-	ErrInvalidRegion  = errors.New("region must be lower-case letters, digits and -")
-	ErrTopicExists    = errors.New("topic already exists")
-	ErrNoSuchTopic    = errors.New("no such topic")
+	ErrInvalidWebhook = errors.New("webhook must be an http or https URL with a host and no user information")
+	// ErrWebhookNotAllowed refuses a webhook whose URL names an address
+	// webhooks may not reach (see Guard).
+	ErrWebhookNotAllowed = errors.New("webhook address is not allowed")
+	ErrInvalidAccount    = errors.New("account ID must be 12 digits")
+	ErrInvalidRegion     = errors.New("region must be lower-case letters, digits and -")
+	ErrTopicExists       = errors.New("topic already exists")
+	ErrNoSuchTopic       = errors.New("no such topic")
 )
 
 const (
@@ -45,17 +48,23 @@ const (
 	maxWebhookLength   = 2048
 )
 
-// Topics is the registry of topics, held in memory and in the database.
+// Topics is the registry of topics, held in memory and in the database,
+// with the guard on where their webhooks may connect.
 type Topics struct {
 	db     *pebble.DB
+	guard  *Guard
 	mu     sync.RWMutex
 	topics map[string]Topic // by ARN
 	now    func() time.Time
 }
 
-// OpenTopics loads the topics kept in db.
-func OpenTopics(db *pebble.DB) (*Topics, error) {
-	t := &Topics{db: db, topics: map[string]Topic{}, now: time.Now}
+// OpenTopics loads the topics kept in db. guard nil means NewGuard(nil):
+// public addresses only.
+func OpenTopics(db *pebble.DB, guard *Guard) (*Topics, error) {
+	if guard == nil {
+		guard = NewGuard(nil)
+	}
+	t := &Topics{db: db, guard: guard, topics: map[string]Topic{}, now: time.Now}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{store.PrefixTopic}, UpperBound: []byte{store.PrefixTopic + 1}})
 	if err != nil {
 		return nil, fmt.Errorf("load topics: %w", err)
@@ -87,7 +96,7 @@ func (t *Topics) Create(account, region, name, webhook string) (Topic, error) {
 	if err := validName(name); err != nil {
 		return Topic{}, err
 	}
-	if err := validWebhook(webhook); err != nil {
+	if err := t.validWebhook(webhook); err != nil {
 		return Topic{}, err
 	}
 	tp := Topic{
@@ -211,13 +220,21 @@ func nameChars(s string) bool {
 	return s != ""
 }
 
-func validWebhook(s string) error {
+// validWebhook refuses what is not a webhook, and a webhook whose URL
+// already names an address the guard refuses. Names that resolve to such
+// an address are refused when the notifier connects.
+func (t *Topics) validWebhook(s string) error {
 	if len(s) > maxWebhookLength {
 		return ErrInvalidWebhook
 	}
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+	// Credentials in the URL would be shown by ListTopics, and
+	// "http://trusted@10.0.0.1/" reads as a name it is not.
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Opaque != "" || u.User != nil {
 		return ErrInvalidWebhook
+	}
+	if a, ok := literal(u.Hostname()); ok && !t.guard.Allows(a) {
+		return fmt.Errorf("%w: %s", ErrWebhookNotAllowed, a)
 	}
 	return nil
 }

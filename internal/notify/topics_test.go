@@ -3,6 +3,7 @@ package notify
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -27,11 +28,17 @@ func openDB(t *testing.T, dir string) *pebble.DB {
 	return db
 }
 
-func openTopics(t *testing.T) *Topics {
+// openTopics opens an empty registry whose webhooks may reach public
+// addresses and the networks allow.
+func openTopics(t *testing.T, allow ...string) *Topics {
 	t.Helper()
 	db := openDB(t, t.TempDir())
 	t.Cleanup(func() { db.Close() })
-	tp, err := OpenTopics(db)
+	var prefixes []netip.Prefix
+	for _, a := range allow {
+		prefixes = append(prefixes, netip.MustParsePrefix(a))
+	}
+	tp, err := OpenTopics(db, NewGuard(prefixes))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +92,8 @@ func TestCreateRefuses(t *testing.T) {
 		want                           error
 	}{
 		{acct, "us-east-1", strings.Repeat("a", 256), hook, nil},
-		{acct, "us-east-1", "Mixed_Case-09", "http://10.0.0.1:8080/hook?x=1", nil},
+		{acct, "us-east-1", "Mixed_Case-09", "http://203.0.113.7:8080/hook?x=1", nil},
+		{acct, "us-east-1", "private", "http://10.0.0.1:8080/hook?x=1", ErrWebhookNotAllowed},
 		{acct, "us-east-1", "", hook, ErrInvalidTopicName},
 		{acct, "us-east-1", strings.Repeat("a", 257), hook, ErrInvalidTopicName},
 		{acct, "us-east-1", "has space", hook, ErrInvalidTopicName},
@@ -103,6 +111,9 @@ func TestCreateRefuses(t *testing.T) {
 		{acct, "us-east-1", "w5", "mailto:ops@example.com", ErrInvalidWebhook},
 		{acct, "us-east-1", "w6", "https://example.com/" + strings.Repeat("x", 2048), ErrInvalidWebhook},
 		{acct, "us-east-1", "w7", "http://exa mple.com/", ErrInvalidWebhook},
+		{acct, "us-east-1", "w8", "http://ops:secret@example.com/", ErrInvalidWebhook},
+		{acct, "us-east-1", "w9", "http://example.com@10.0.0.1/", ErrInvalidWebhook},
+		{acct, "us-east-1", "w10", "http://:8080/", ErrInvalidWebhook},
 		{"12345", "us-east-1", "x", hook, ErrInvalidAccount},
 		{acct, "", "x", hook, ErrInvalidRegion},
 		{acct, "us-east-1:evil", "x", hook, ErrInvalidRegion},
@@ -151,7 +162,7 @@ func TestDeleteAndList(t *testing.T) {
 func TestTopicsPersist(t *testing.T) {
 	dir := t.TempDir()
 	db := openDB(t, dir)
-	topics, err := OpenTopics(db)
+	topics, err := OpenTopics(db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +183,7 @@ func TestTopicsPersist(t *testing.T) {
 
 	db = openDB(t, dir)
 	defer db.Close()
-	topics, err = OpenTopics(db)
+	topics, err = OpenTopics(db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -58,6 +59,9 @@ type Config struct {
 	S3Region          string
 	S3AccessKeyID     string
 	S3SecretAccessKey string
+	// WebhookAllow are networks topics' webhooks may reach although they
+	// are internal (loopback, private, link-local, ...); see notify.Guard.
+	WebhookAllow []netip.Prefix
 	// MasterKey (CAIRN_MASTER_KEY, 32 bytes), if set, seals the digest
 	// signing keys stored in the data directory.
 	MasterKey []byte

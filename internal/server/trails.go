@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"time"
 
@@ -40,10 +39,10 @@ func (s *Server) openTrails(cfg Config, log *slog.Logger) error {
 	if err := s.buckets.SetDefaultRetention(cfg.ObjectLockDays); err != nil {
 		return fmt.Errorf("buckets: %w", err)
 	}
-	if s.topics, err = notify.OpenTopics(s.ledgerDB); err != nil {
+	if s.topics, err = notify.OpenTopics(s.ledgerDB, notify.NewGuard(cfg.WebhookAllow)); err != nil {
 		return fmt.Errorf("topics: %w", err)
 	}
-	s.notifier = notify.New(s.topics, &http.Client{Timeout: 30 * time.Second}, log)
+	s.notifier = notify.New(s.topics, log)
 	if s.trails, err = trail.Open(s.ledgerDB); err != nil {
 		return fmt.Errorf("trails: %w", err)
 	}

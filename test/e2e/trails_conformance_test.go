@@ -52,7 +52,7 @@ const confMinChecks = 450
 
 func TestTrailConformanceBoto3(t *testing.T) {
 	py := boto3Python(t)
-	n := startNode(t, t.TempDir())
+	n := startNode(t, t.TempDir(), "--webhook-allow", "127.0.0.0/8") // webhooks are local test servers
 	const acct, mgmt, member = "320000000001", "320000000002", "320000000003"
 	k, km, kb := n.tenantKey(acct, ""), n.tenantKey(mgmt, ""), n.tenantKey(member, "")
 	for bucket, owner := range map[string]string{
@@ -191,7 +191,7 @@ func confTimestamp(v any) bool {
 }
 
 func TestTrailLifecycleCLI(t *testing.T) {
-	n := startNode(t, t.TempDir())
+	n := startNode(t, t.TempDir(), "--webhook-allow", "127.0.0.0/8") // webhooks are local test servers
 	hook := confWebhook(t)
 	type setup struct {
 		acct   string

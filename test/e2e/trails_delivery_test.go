@@ -225,7 +225,7 @@ func contains(ids []string, id string) int {
 func TestTrailsDeliverToMinIO(t *testing.T) {
 	m := miniotest.Start(t)
 	st := m.Store(t)
-	n := deliveryNode(t, t.TempDir(), m)
+	n := deliveryNode(t, t.TempDir(), m, "--webhook-allow", "127.0.0.0/8") // its webhook is a local test server
 	const acct = "210000000001"
 	k := n.tenantKey(acct, "")
 	n.mustRun("buckets", "create", "trail-logs", "--account-id", acct)
