@@ -24,7 +24,7 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(` {"Records":null} `))
 	f.Add(safeiotest.LyingBomb(3, 10))
 	f.Add([]byte("[1,   \"a  \\\"  \\\\\"  ,\t\n\r 2]"))
-	lim := safeio.Limits{Compressed: 1 << 20, Inflated: 1 << 20, Records: 20}
+	lim := safeio.Limits{Compressed: 64 << 10, Inflated: 64 << 10, Records: 20}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		recs, err := ReadWithin(bytes.NewReader(in), lim)
 		if len(recs) > lim.Records {
