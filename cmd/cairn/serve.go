@@ -27,6 +27,10 @@ func runServe(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.ObjectLockDays, "object-lock-days", 0, "retain every delivered log and digest file this many days (S3 Object Lock, COMPLIANCE mode); new buckets get Object Lock, and buckets without it get no files")
 	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", "", "S3-compatible endpoint for trail buckets (credentials from CAIRN_S3_ACCESS_KEY_ID and CAIRN_S3_SECRET_ACCESS_KEY); without it buckets are directories under <data-dir>/buckets")
 	fs.StringVar(&cfg.S3Region, "s3-region", "us-east-1", "region to sign S3 requests for")
+	fs.IntVar(&cfg.MaxConns, "max-connections", cfg.MaxConns, "most client connections open at once; more wait until one closes")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "longest time to read a whole request, body included")
+	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "longest time to answer a request once it is read")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "how long an idle keep-alive connection stays open")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {

@@ -75,7 +75,7 @@ func adminOps(dir *auth.Directory) map[string]awsapi.Op {
 			}
 			return map[string]any{"Accounts": out}, nil
 		}},
-		"CreateAccessKey": {Handle: func(ctx context.Context, c *awsapi.Call) (any, error) {
+		"CreateAccessKey": {Redact: map[string]awsapi.Redaction{"SecretAccessKey": awsapi.HideValue}, Handle: func(ctx context.Context, c *awsapi.Call) (any, error) {
 			var req createKeyRequest
 			if err := c.Decode(&req); err != nil {
 				return nil, err
@@ -87,6 +87,13 @@ func adminOps(dir *auth.Directory) map[string]awsapi.Op {
 				if err := requireAdmin(c); err != nil {
 					return nil, err
 				}
+			}
+			// A user's key may mint keys for that user alone: a key for the
+			// root or another user would let it act, in the trail, under a
+			// name that is not its own. The root and the administrator
+			// manage every user of their accounts.
+			if !c.Principal.Admin && c.Principal.Key.UserName != "" && req.UserName != c.Principal.Key.UserName {
+				return nil, awsapi.Errorf(awsapi.CodeAccessDenied, "User: %s is not authorized to perform: CreateAccessKey on %s.", c.Principal.ARN(), auth.Principal{Key: auth.Key{AccountID: req.AccountID, UserName: req.UserName}}.ARN())
 			}
 			k, err := dir.CreateKey(req.AccountID, req.UserName)
 			switch {
