@@ -35,6 +35,9 @@ type Op struct {
 	// event (as CloudTrail does for PutAuditEvents), keeping bulk ingest
 	// out of Event history.
 	Data bool
+	// AdminOnly refuses the call to every key but the administrator
+	// account's, before the handler runs.
+	AdminOnly bool
 	// MaxBody bounds the request body in bytes; 0 takes the server's
 	// default. Only operations that take bulk input raise it.
 	MaxBody int64
@@ -100,6 +103,19 @@ func (c *Call) Decode(v any) error {
 		return Errorf(CodeSerialization, "The request body is not valid JSON: %v.", err)
 	}
 	return nil
+}
+
+// Typed adapts a handler that takes its request decoded: malformed bodies
+// are answered with SerializationException before fn runs, the same way
+// for every operation.
+func Typed[Req any](fn func(ctx context.Context, c *Call, req *Req) (any, error)) func(ctx context.Context, c *Call) (any, error) {
+	return func(ctx context.Context, c *Call) (any, error) {
+		var req Req
+		if err := c.Decode(&req); err != nil {
+			return nil, err
+		}
+		return fn(ctx, c, &req)
+	}
 }
 
 // Directory is what the server needs of accounts and keys.
@@ -248,6 +264,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var result any
 	// A refused call is still recorded, in the caller's own account.
 	err = s.actOn(c, r.Header.Get(AccountHeader))
+	if err == nil && spec.AdminOnly && !c.Principal.Admin {
+		err = Errorf(CodeAccessDenied, "User: %s is not authorized to perform: %s. Only the administrator account's keys may.", c.Principal.ARN(), c.Operation)
+	}
 	if err == nil {
 		result, err = s.run(r.Context(), spec, c)
 	}

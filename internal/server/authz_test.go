@@ -184,8 +184,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	srv, endpoint := startMatrixServer(t)
 	m := &matrix{t: t, endpoint: endpoint, target: map[string]string{}, signing: map[string]string{}}
+	adminOnly := map[string]bool{}
 	for _, svc := range srv.api.Services {
-		for op := range svc.Ops {
+		for op, spec := range svc.Ops {
+			adminOnly[op] = spec.AdminOnly
 			m.target[op] = svc.Targets[len(svc.Targets)-1]
 			m.signing[op] = svc.SigningName
 		}
@@ -215,6 +217,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 	sort.Strings(served)
 	if !slices.Equal(listed, served) {
 		t.Fatalf("testdata/authz_ops.json lists\n%v\nthe server serves\n%v", listed, served)
+	}
+	for _, o := range ops {
+		if o.AdminOnly != adminOnly[o.Op] {
+			t.Errorf("%s: testdata/authz_ops.json says adminOnly %v, the operation %v", o.Op, o.AdminOnly, adminOnly[o.Op])
+		}
 	}
 
 	rk := srv.RootKey()
