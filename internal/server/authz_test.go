@@ -144,12 +144,15 @@ func fill(tmpl string, vals map[string]string) string {
 }
 
 // startMatrixServer runs a whole cairn in the test, on a loopback port.
-func startMatrixServer(t *testing.T) (*Server, string) {
+func startMatrixServer(t *testing.T, opts ...func(*Config)) (*Server, string) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.RootAccountID = "111111111111"
+	for _, o := range opts {
+		o(&cfg)
+	}
 	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
