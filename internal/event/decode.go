@@ -53,31 +53,52 @@ func fillRecord(v *fastjson.Value, r *Record) error {
 		}
 		*dst = &b
 	}
+	// A member given twice would let the envelope (which takes the last)
+	// and a reader of the delivered file (which may take the first) see
+	// different values; the members cairn files records by must be single.
+	var seen uint
+	once := func(bit uint, name string) {
+		if seen&bit != 0 && ferr == nil {
+			ferr = &duplicateError{name}
+		}
+		seen |= bit
+	}
 	o.Visit(func(k []byte, x *fastjson.Value) {
 		switch string(k) {
 		case "eventVersion":
 			str(&r.EventVersion, x, "eventVersion")
 		case "userIdentity":
+			once(1<<0, "userIdentity")
 			if x.Type() == fastjson.TypeObject {
 				r.UserIdentity = decodeIdentity(x, str, raw)
+				if r.UserIdentity.dupAccount && ferr == nil {
+					ferr = &duplicateError{"userIdentity.accountId"}
+				}
 			} else if x.Type() != fastjson.TypeNull && ferr == nil {
 				ferr = typeError("userIdentity", "an object")
 			}
 		case "eventTime":
+			once(1<<1, "eventTime")
 			str(&r.EventTime, x, "eventTime")
 		case "@timestamp":
+			once(1<<2, "@timestamp")
 			str(&r.Timestamp, x, "@timestamp")
 		case "eventSource":
+			once(1<<3, "eventSource")
 			str(&r.EventSource, x, "eventSource")
 		case "eventName":
+			once(1<<4, "eventName")
 			str(&r.EventName, x, "eventName")
 		case "awsRegion":
+			once(1<<5, "awsRegion")
 			str(&r.AWSRegion, x, "awsRegion")
 		case "eventID":
+			once(1<<6, "eventID")
 			str(&r.EventID, x, "eventID")
 		case "eventType":
 			str(&r.EventType, x, "eventType")
 		case "recipientAccountId":
+			once(1<<7, "recipientAccountId")
 			str(&r.RecipientAccountID, x, "recipientAccountId")
 		case "eventCategory":
 			str(&r.EventCategory, x, "eventCategory")
@@ -120,6 +141,7 @@ func fillRecord(v *fastjson.Value, r *Record) error {
 
 func decodeIdentity(v *fastjson.Value, str func(*string, *fastjson.Value, string), raw func(*json.RawMessage, *fastjson.Value)) *UserIdentity {
 	u := &UserIdentity{}
+	seenAccount := false
 	v.GetObject().Visit(func(k []byte, x *fastjson.Value) {
 		switch string(k) {
 		case "type":
@@ -129,6 +151,8 @@ func decodeIdentity(v *fastjson.Value, str func(*string, *fastjson.Value, string
 		case "arn":
 			str(&u.ARN, x, "userIdentity.arn")
 		case "accountId":
+			u.dupAccount = u.dupAccount || seenAccount
+			seenAccount = true
 			str(&u.AccountID, x, "userIdentity.accountId")
 		case "accessKeyId":
 			str(&u.AccessKeyID, x, "userIdentity.accessKeyId")
@@ -148,3 +172,7 @@ type fieldTypeError struct{ field, want string }
 func (e *fieldTypeError) Error() string { return e.field + " must be " + e.want }
 
 func typeError(field, want string) error { return &fieldTypeError{field, want} }
+
+type duplicateError struct{ field string }
+
+func (e *duplicateError) Error() string { return e.field + " appears more than once" }

@@ -110,7 +110,7 @@ func Parse(raw []byte, d Defaults) (*Envelope, error) {
 		return nil, invalid("eventVersion is missing")
 	}
 	if !validVersion(r.EventVersion) {
-		return nil, invalid("eventVersion %q is not a CloudTrail event version (1.0 to 1.11)", r.EventVersion)
+		return nil, invalid("eventVersion %s is not a CloudTrail event version (1.0 to 1.11)", quote(r.EventVersion))
 	}
 	insight := r.EventType == "AwsCloudTrailInsight" || len(r.InsightDetails) > 0
 	if !insight {
@@ -121,28 +121,37 @@ func Parse(raw []byte, d Defaults) (*Envelope, error) {
 			return nil, invalid("eventName is missing")
 		}
 	}
+	if r.EventSource != "" && !ValidEventSource(r.EventSource) {
+		return nil, invalid("eventSource %s is not a service name like ec2.amazonaws.com (lower-case host name)", quote(r.EventSource))
+	}
 	if r.AWSRegion == "" {
 		return nil, invalid("awsRegion is missing")
 	}
-	timeText := r.EventTime
+	if !ValidRegion(r.AWSRegion) {
+		return nil, invalid("awsRegion %s is not a Region name like us-east-1 (lower-case letters, digits and hyphens)", quote(r.AWSRegion))
+	}
+	timeText, timeField := r.EventTime, "eventTime"
 	if timeText == "" {
 		if r.Timestamp == "" {
 			return nil, invalid("eventTime is missing")
 		}
-		timeText = r.Timestamp
+		timeText, timeField = r.Timestamp, "@timestamp"
 	}
 	t, err := ParseTime(timeText)
 	if err != nil {
-		return nil, invalid("eventTime %q is not an ISO 8601 UTC time", timeText)
+		return nil, invalid("%s %s is not a UTC time like 2006-01-02T15:04:05Z between 1970 and 2261", timeField, quote(timeText))
 	}
 	if r.EventTime == "" {
 		add = append(add, field{"eventTime", t.Format(TimeFormat)})
 	}
 
+	if r.UserIdentity != nil && !validIdentityAccount(r.UserIdentity.AccountID) {
+		return nil, invalid("userIdentity.accountId %s is not a 12-digit account ID", quote(r.UserIdentity.AccountID))
+	}
 	account := r.RecipientAccountID
 	if account == "" {
 		account = d.AccountID
-		if account == "" && r.UserIdentity != nil {
+		if account == "" && r.UserIdentity != nil && r.UserIdentity.AccountID != AnonymousPrincipal {
 			account = r.UserIdentity.AccountID
 		}
 		if account == "" {
@@ -151,10 +160,13 @@ func Parse(raw []byte, d Defaults) (*Envelope, error) {
 		add = append(add, field{"recipientAccountId", account})
 	}
 	if !ValidAccountID(account) {
-		return nil, invalid("recipientAccountId %q is not a 12-digit account ID", account)
+		return nil, invalid("recipientAccountId %s is not a 12-digit account ID", quote(account))
 	}
 
 	id := r.EventID
+	if id != "" && !ValidEventID(id) {
+		return nil, invalid("eventID %s is not a GUID like 3038ebd2-c98a-4c65-9b6e-e22506292313", quote(id))
+	}
 	if id == "" {
 		// The oldest records have no eventID. Derive one from the bytes, so
 		// that ingesting the same file twice still adds nothing.
@@ -191,15 +203,6 @@ func Parse(raw []byte, d Defaults) (*Envelope, error) {
 
 // TimeFormat is how CloudTrail writes eventTime.
 const TimeFormat = "2006-01-02T15:04:05Z"
-
-// ParseTime reads an eventTime: ISO 8601 in UTC, with or without fractions.
-func ParseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return t.UTC(), nil
-}
 
 func validVersion(v string) bool {
 	switch v {
