@@ -207,7 +207,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 				SigningName: "cloudtrail",
 				EventSource: "cloudtrail.amazonaws.com",
 				Ops: mergeOps(adminOps(s.dir), orgOps(s.orgs), objstore.Ops(s.buckets), notify.Ops(s.topics), s.exporter.Ops(),
-					map[string]awsapi.Op{"PutEvents": ingest.PutEventsOp(s.ledger)}),
+					map[string]awsapi.Op{"PutEvents": ingest.PutEventsOp(s.ledger)}, s.deliver.Ops()),
 			},
 		},
 		Routes: map[string]awsapi.Route{
