@@ -217,7 +217,7 @@ func TestLakeQueryDelivery(t *testing.T) {
 	if err := c.Call(ctxT(t), ingest.Target, "PutEvents", ingest.PutEventsRequest{Records: recs}, &resp); err != nil || len(resp.Failed) > 0 {
 		t.Fatalf("PutEvents: %v %+v", err, resp)
 	}
-	sql := "SELECT eventid, eventname, element_at(requestparameters, 'bucketName') AS bucket, errorcode FROM " + id + " WHERE eventid LIKE 'd-%' ORDER BY eventid"
+	sql := "SELECT eventid, eventname, element_at(requestparameters, 'bucketName') AS bucket, errorcode FROM " + id + " WHERE eventid LIKE 'd0000000-%' ORDER BY eventid"
 	var rows [][]string
 	deadline := time.Now().Add(30 * time.Second)
 	for len(rows) < 5 && time.Now().Before(deadline) {
