@@ -1,10 +1,71 @@
 package event
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 )
+
+// strictText refuses what fastjson's validator lets through but JSON (RFC
+// 8259) does not: bytes that are not UTF-8, and control characters inside
+// a string that also holds an escape.
+func strictText(raw []byte) error {
+	if !utf8.Valid(raw) {
+		return errNotUTF8
+	}
+	if !hasControl(raw) {
+		return nil
+	}
+	in := false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '"':
+			in = !in
+		case c == '\\' && in:
+			i++
+		case c < 0x20 && in:
+			return fmt.Errorf("a string holds the control character %#02x", c)
+		}
+	}
+	return nil
+}
+
+var errNotUTF8 = errors.New("the text is not UTF-8")
+
+// hasControl reports whether b holds a byte below 0x20, eight bytes at a
+// time: most records have none (compact JSON), and then need no scan of
+// their strings.
+func hasControl(b []byte) bool {
+	const highs, spaces = 0x8080808080808080, 0x20 * 0x0101010101010101
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		// A byte below 0x20 borrows when 0x20 is taken from it; bytes
+		// from 0x80 up are excluded by ^x.
+		if (x-spaces)&^x&highs != 0 {
+			return true
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidateJSON reports whether b is JSON text as RFC 8259 defines it:
+// valid syntax, UTF-8, no control characters inside strings.
+func ValidateJSON(b []byte) error {
+	if err := fastjson.ValidateBytes(b); err != nil {
+		return err
+	}
+	return strictText(b)
+}
 
 // recordParsers parse whole records. One parse both validates the JSON and
 // gives every field, so a record is read once on the ingest path.

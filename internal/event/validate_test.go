@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,6 +113,29 @@ func TestParseRefusesDuplicateMembers(t *testing.T) {
 	}
 }
 
+// TestParseRefusesWhatJSONRefuses: the record's bytes are delivered and
+// stored as they are, so they must be JSON to every reader, not only to
+// the lenient parser cairn reads them with.
+func TestParseRefusesWhatJSONRefuses(t *testing.T) {
+	good := string(record(nil))
+	for name, raw := range map[string]string{
+		"newline in a string":      strings.Replace(good, `"alice"`, "\"al\nice\"", 1),
+		"newline in a member name": strings.Replace(good, `"userName"`, "\"user\nName\"", 1),
+		"control character":        strings.Replace(good, `"alice"`, "\"al\x01ice\"", 1),
+		"not UTF-8":                strings.Replace(good, `"alice"`, "\"al\xffice\"", 1),
+		"control beside an escape": strings.Replace(good, `"alice"`, "\"al\x14\\bice\"", 1),
+		"unknown escape":           strings.Replace(good, `"userName"`, `"user\0Name"`, 1),
+	} {
+		if _, err := Parse([]byte(raw), Defaults{}); err == nil || !strings.Contains(err.Error(), "not valid JSON") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	pretty, _ := json.MarshalIndent(json.RawMessage(good), "", "\t")
+	if _, err := Parse(pretty, Defaults{}); err != nil {
+		t.Errorf("a pretty-printed record: %v", err)
+	}
+}
+
 // TestParseAcceptsAWSShapes covers the shapes real records have beyond the
 // shared data set's.
 func TestParseAcceptsAWSShapes(t *testing.T) {
@@ -194,5 +218,25 @@ func TestParseAcceptsLookupEventsFormat(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no records in the LookupEvents samples")
+	}
+}
+
+func TestHasControl(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			b[i] = byte(0x20 + rng.IntN(0xe0))
+		}
+		if len(b) > 0 && rng.IntN(2) == 0 {
+			b[rng.IntN(len(b))] = byte(rng.IntN(0x20))
+		}
+		want := false
+		for _, c := range b {
+			want = want || c < 0x20
+		}
+		if hasControl(b) != want {
+			t.Fatalf("hasControl(%q) = %v", b, !want)
+		}
 	}
 }
