@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cairn-audit/cairn/internal/event"
 )
 
 // Credential is what a verified request proves about its signer.
@@ -399,22 +401,10 @@ func parseScope(credential string, services []string) (credentialScope, *AuthErr
 
 // validRegion accepts the shape of AWS region names (us-west-2,
 // us-gov-east-1, cn-north-1) and of the short names people give local
-// deployments, while rejecting anything that could not be a region.
-func validRegion(region string) bool {
-	if region == "" || len(region) > 64 {
-		return false
-	}
-	if c := region[0]; c < 'a' || c > 'z' {
-		return false
-	}
-	for i := 0; i < len(region); i++ {
-		c := region[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return !strings.HasSuffix(region, "-")
-}
+// deployments, while rejecting anything that could not be a region. It is
+// the rule records are held to, so that every call's audit record is one
+// cairn can file.
+func validRegion(region string) bool { return event.ValidRegion(region) }
 
 // canonicalURIs returns the canonical URI the client most likely signed, and
 // a second candidate when the two known client behaviours differ.

@@ -225,7 +225,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 				SigningName: "cloudtrail",
 				EventSource: "cloudtrail.amazonaws.com",
 				Ops: mergeOps(adminOps(s.dir), orgOps(s.orgs), objstore.Ops(s.buckets), notify.Ops(s.topics), s.exporter.Ops(),
-					withMaxBody(map[string]awsapi.Op{"PutEvents": ingest.PutEventsOp(s.ledger)}, cfg.MaxBodyBytes)),
+					withMaxBody(map[string]awsapi.Op{"PutEvents": ingest.PutEventsOp(s.ledger)}, cfg.MaxBodyBytes), s.deliver.Ops()),
 			},
 		},
 		Routes: map[string]awsapi.Route{
