@@ -63,6 +63,7 @@ func runServe(ctx context.Context, args []string) error {
 	log := slog.New(h)
 
 	tuneGC()
+	privateUmask()
 	s, err := server.New(cfg, log)
 	if err != nil {
 		return err
