@@ -50,7 +50,7 @@ var (
 // from outside AWS, put through a channel into its event data stores.
 type AuditEvents struct {
 	Channels *ChannelAPI
-	DB       *DB
+	DBs      *Databases
 	Now      func() time.Time
 }
 
@@ -159,10 +159,14 @@ func (p *AuditEvents) put(ctx context.Context, c *awsapi.Call) (any, error) {
 		// Every destination has the events, committed, before the
 		// answer names them.
 		for _, s := range stores {
-			if err := p.DB.EnsureStore(ctx, s); err != nil {
+			db, err := p.DBs.For(ctx, s.Account)
+			if err != nil {
 				return nil, err
 			}
-			if err := p.DB.Append(ctx, s.Table(), records); err != nil {
+			if err := db.EnsureStore(ctx, s); err != nil {
+				return nil, err
+			}
+			if err := db.Append(ctx, s.Table(), records); err != nil {
 				p.Channels.Channels.Ingested(ch.ID, now, lastID, EventInternalFailure, false)
 				return nil, err
 			}

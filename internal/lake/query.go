@@ -67,9 +67,9 @@ type query struct {
 	delivery   *delivery // nil without DeliveryS3Uri
 }
 
-// Queries runs Lake queries against the lake database.
+// Queries runs Lake queries, each on its account's database.
 type Queries struct {
-	DB  *DB
+	DBs *Databases
 	API *API
 	// Buckets are where DeliveryS3Uri may send results.
 	Buckets ImportBuckets
@@ -136,6 +136,12 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 			return nil, err
 		}
 	}
+	// The query is checked, and runs, on the caller's own database:
+	// nothing else is there to name.
+	db, err := q.DBs.For(ctx, c.AccountID)
+	if err != nil {
+		return nil, err
+	}
 	tables := map[string]string{}
 	var names []string
 	for _, s := range q.API.Visible(c.AccountID, c.Region) {
@@ -144,7 +150,7 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 		}
 		tables[s.ID] = s.Table()
 		names = append(names, s.Table())
-		if err := q.DB.EnsureStore(ctx, s); err != nil {
+		if err := db.EnsureStore(ctx, s); err != nil {
 			return nil, err
 		}
 	}
@@ -152,7 +158,7 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 	if err != nil {
 		return nil, invalidQuery(err)
 	}
-	conn, err := q.DB.SQL().Conn(ctx)
+	conn, err := db.SQL().Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +205,7 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 	go func() {
 		defer q.wg.Done()
 		defer cancel()
-		q.run(rctx, r, rewritten, colNames)
+		q.run(rctx, db, r, rewritten, colNames)
 	}()
 	return struct{ QueryId string }{r.ID}, nil
 }
@@ -230,10 +236,30 @@ func (q *Queries) prune() {
 	}
 }
 
-// run executes a query and keeps its results.
-func (q *Queries) run(ctx context.Context, r *query, sqlText string, names []string) {
-	start := time.Now()
+// run executes a query on db, its account's database, and keeps its
+// results. It waits QUEUED while the account runs as many queries as
+// its database allows.
+func (q *Queries) run(ctx context.Context, db *DB, r *query, sqlText string, names []string) {
 	defer q.save(r)
+	select {
+	case db.running <- struct{}{}:
+		defer func() { <-db.running }()
+	case <-ctx.Done():
+		// Cancelled, timed out or the server stopping while queued.
+		r.mu.Lock()
+		if r.status == QueryQueued {
+			r.status, r.errMsg = QueryFailed, "The query was stopped before it ran."
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				r.status, r.errMsg = QueryTimedOut, "The query ran longer than the time allowed."
+			}
+			if r.delivery != nil {
+				r.delivery.status = DeliveryFailed
+			}
+		}
+		r.mu.Unlock()
+		return
+	}
+	start := time.Now()
 	r.mu.Lock()
 	if r.status == QueryCancelled {
 		r.mu.Unlock()
@@ -245,12 +271,12 @@ func (q *Queries) run(ctx context.Context, r *query, sqlText string, names []str
 	var scanned int64
 	for _, id := range r.Stores {
 		var n int64
-		if err := q.DB.SQL().QueryRowContext(ctx, `SELECT count(*) FROM `+lakesql.QuoteIdent(lakesql.RowsTable(TableOf(id)))).Scan(&n); err == nil {
+		if err := db.SQL().QueryRowContext(ctx, `SELECT count(*) FROM `+lakesql.QuoteIdent(lakesql.RowsTable(TableOf(id)))).Scan(&n); err == nil {
 			scanned += n
 		}
 	}
-	bytesScanned := q.DB.bytesOf(ctx, scanned)
-	cols, rows, err := fetch(ctx, q.DB.SQL(), sqlText)
+	bytesScanned := db.bytesOf(ctx, scanned)
+	cols, rows, err := fetch(ctx, db.SQL(), sqlText)
 	r.mu.Lock()
 	r.execMillis = time.Since(start).Milliseconds()
 	r.scanned, r.bytes = scanned, bytesScanned

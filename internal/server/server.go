@@ -119,7 +119,7 @@ type Server struct {
 	buckets  *objstore.Registry
 	topics   *notify.Topics
 	notifier *notify.Notifier
-	lakeDB   *lake.DB
+	lakeDB   *lake.Databases
 	lakeAPI  *lake.API
 	ingester *lake.Ingester
 	queries  *lake.Queries
