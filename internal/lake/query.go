@@ -318,8 +318,13 @@ func queryFailure(err error) string {
 	return strings.ReplaceAll(msg, "\n", " ")
 }
 
+// queryer is a database or one of its connections.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // fetch runs sqlText and returns its column names and its rows as text.
-func fetch(ctx context.Context, db *sql.DB, sqlText string) ([]string, [][]*string, error) {
+func fetch(ctx context.Context, db queryer, sqlText string) ([]string, [][]*string, error) {
 	rs, err := db.QueryContext(ctx, sqlText)
 	if err != nil {
 		return nil, nil, err

@@ -141,7 +141,9 @@ func tokenize(q string) ([]token, error) {
 			out = append(out, token{tkSpace, " "})
 			i = j
 		case strings.HasPrefix(rest, "--"):
-			j := strings.IndexByte(rest, '\n')
+			// As in DuckDB's lexer, a carriage return ends the comment
+			// too.
+			j := strings.IndexAny(rest, "\n\r")
 			if j < 0 {
 				j = len(rest)
 			}
@@ -409,6 +411,10 @@ func Rewrite(query string, stores map[string]string) (string, error) {
 			return "", invalidf("%s is not an event data store ID.", t.text)
 		}
 		switch t.kind {
+		case tkQuoted:
+			if k+1 < len(sig) && toks[sig[k+1]].text == "(" && deniedFunction(t.text) {
+				return "", invalidf("The function %s is not supported.", t.text)
+			}
 		case tkPunct:
 			if t.text == ";" {
 				return "", invalidf("The query statement must be a single SELECT statement.")
