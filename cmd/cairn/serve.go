@@ -27,6 +27,10 @@ func runServe(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.ObjectLockDays, "object-lock-days", 0, "retain every delivered log and digest file this many days (S3 Object Lock, COMPLIANCE mode); new buckets get Object Lock, and buckets without it get no files")
 	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", "", "S3-compatible endpoint for trail buckets (credentials from CAIRN_S3_ACCESS_KEY_ID and CAIRN_S3_SECRET_ACCESS_KEY); without it buckets are directories under <data-dir>/buckets")
 	fs.StringVar(&cfg.S3Region, "s3-region", "us-east-1", "region to sign S3 requests for")
+	fs.StringVar(&cfg.Lake.MemoryLimit, "lake-memory-limit", cfg.Lake.MemoryLimit, "memory of each account's Lake database (DuckDB memory_limit)")
+	fs.IntVar(&cfg.Lake.Threads, "lake-threads", cfg.Lake.Threads, "cores each account's Lake queries may use (DuckDB threads)")
+	fs.StringVar(&cfg.Lake.MaxTempDirectorySize, "lake-spill-limit", cfg.Lake.MaxTempDirectorySize, "disk each account's Lake queries may spill to (DuckDB max_temp_directory_size)")
+	fs.IntVar(&cfg.Lake.RunningQueries, "lake-running-queries", cfg.Lake.RunningQueries, "Lake queries of one account that run at once; more wait QUEUED, up to 10")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {

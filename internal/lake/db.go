@@ -79,8 +79,8 @@ func DefaultDBOptions() DBOptions {
 
 // Validate checks the options.
 func (o DBOptions) Validate() error {
-	if o.Threads < 1 || o.RunningQueries < 1 {
-		return fmt.Errorf("lake database options: threads and running queries must be at least 1")
+	if o.Threads < 1 || o.RunningQueries < 1 || o.RunningQueries > MaxConcurrentQueries {
+		return fmt.Errorf("lake database options: threads must be at least 1, running queries 1 to %d", MaxConcurrentQueries)
 	}
 	if !sizePattern.MatchString(o.MemoryLimit) || !sizePattern.MatchString(o.MaxTempDirectorySize) {
 		return fmt.Errorf("lake database options: sizes are like 512MiB or 2GB, not %q and %q", o.MemoryLimit, o.MaxTempDirectorySize)

@@ -30,7 +30,7 @@ type lakeFixture struct {
 	n       int
 }
 
-func newLake(t *testing.T) *lakeFixture {
+func newLake(t testing.TB) *lakeFixture {
 	dir := t.TempDir()
 	ldb, err := store.Open(dir+"/ledger", store.Options{})
 	if err != nil {

@@ -2,12 +2,15 @@ package lake
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cairn-audit/cairn/internal/awsapi"
 	"github.com/cairn-audit/cairn/internal/store"
 )
 
@@ -349,5 +352,91 @@ func TestMigrateSharedDatabase(t *testing.T) {
 		if n != w.rows || names != "Moved" || cur != w.cursor {
 			t.Errorf("store %s in %s: %d rows (%s), cursor %d; want %d rows, cursor %d", id, w.account, n, names, cur, w.rows, w.cursor)
 		}
+	}
+}
+
+// startAs starts a query as account and returns it.
+func (f *lakeFixture) startAs(account, sql string) (*query, string) {
+	f.t.Helper()
+	body, _ := json.Marshal(map[string]any{"QueryStatement": sql})
+	out, err := f.queries.Ops()["StartQuery"].Handle(context.Background(), &awsapi.Call{Operation: "StartQuery", AccountID: account, Region: "us-east-1", Body: body})
+	if err != nil {
+		var ae *awsapi.Error
+		if errors.As(err, &ae) {
+			return nil, ae.Code
+		}
+		f.t.Fatal(err)
+	}
+	f.queries.mu.Lock()
+	defer f.queries.mu.Unlock()
+	return f.queries.byID[out.(struct{ QueryId string }).QueryId], ""
+}
+
+// TestQueriesQueuePerAccount fills an account's running queries: its next
+// queries wait QUEUED (up to Lake's 10, then
+// MaxConcurrentQueriesException), can be cancelled or time out while
+// they wait, and run once a slot frees, while another account's queries
+// run meanwhile.
+func TestQueriesQueuePerAccount(t *testing.T) {
+	x := newTwoTenants(t)
+	db, err := x.dbs.For(context.Background(), tenantAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := func() {
+		for range cap(db.running) {
+			db.running <- struct{}{}
+		}
+	}
+	release := func() {
+		for range cap(db.running) {
+			<-db.running
+		}
+	}
+	hold()
+	var queued []*query
+	for range MaxConcurrentQueries {
+		r, code := x.startAs(tenantAccount, "SELECT count(*) FROM "+x.tenant)
+		if code != "" {
+			t.Fatal(code)
+		}
+		queued = append(queued, r)
+	}
+	if _, code := x.startAs(tenantAccount, "SELECT 1"); code != CodeMaxQueries {
+		t.Errorf("an eleventh query: %q, want %s", code, CodeMaxQueries)
+	}
+	if rows, msg := x.queryAs(victimAccount, "SELECT count(*) AS n FROM "+x.victim); msg != "" || len(rows) != 1 || rows[0] != "n=5" {
+		t.Errorf("the other account's query while the tenant's wait: %q %s", rows, msg)
+	}
+	for _, r := range queued {
+		if st := r.state(); st != QueryQueued {
+			t.Fatalf("a query waiting for a slot is %s", st)
+		}
+	}
+	if _, code := x.call(tenantAccount, "us-east-1", "CancelQuery", map[string]any{"QueryId": queued[0].ID}); code != "" {
+		t.Fatal(code)
+	}
+	<-queued[0].done
+	release()
+	for _, r := range queued[1:] {
+		<-r.done
+		if st := r.state(); st != QueryFinished {
+			t.Errorf("a queued query ended %s", st)
+		}
+	}
+	if st := queued[0].state(); st != QueryCancelled {
+		t.Errorf("the cancelled query is %s", st)
+	}
+
+	hold()
+	defer release()
+	x.queries.Timeout = time.Millisecond
+	r, code := x.startAs(tenantAccount, "SELECT 1")
+	if code != "" {
+		t.Fatal(code)
+	}
+	<-r.done
+	if st := r.state(); st != QueryTimedOut {
+		t.Errorf("a query that waited past its time is %s", st)
 	}
 }

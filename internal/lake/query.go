@@ -64,7 +64,8 @@ type query struct {
 	bytes      int64 // BytesScanned
 	execMillis int64
 	cancel     context.CancelFunc
-	delivery   *delivery // nil without DeliveryS3Uri
+	delivery   *delivery     // nil without DeliveryS3Uri
+	done       chan struct{} // closed once the query has ended and is saved; nil for one loaded
 }
 
 // Queries runs Lake queries, each on its account's database.
@@ -74,13 +75,16 @@ type Queries struct {
 	// Buckets are where DeliveryS3Uri may send results.
 	Buckets ImportBuckets
 	// Dir, if set, is where ended queries are kept across restarts.
-	Dir    string
-	Log    *slog.Logger
-	Now    func() time.Time
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	byID   map[string]*query
-	closed bool
+	Dir string
+	// Timeout is when a query is stopped, TIMED_OUT (QueryTimeout if 0);
+	// it counts from StartQuery, queued or running.
+	Timeout time.Duration
+	Log     *slog.Logger
+	Now     func() time.Time
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	byID    map[string]*query
+	closed  bool
 }
 
 func (q *Queries) now() time.Time {
@@ -175,7 +179,7 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 	}
 	sort.Strings(used)
 	r := &query{ID: uuid.NewString(), Account: c.AccountID, Region: c.Region, Statement: req.QueryStatement,
-		Stores: used, Created: q.now().UTC(), status: QueryQueued, delivery: dl}
+		Stores: used, Created: q.now().UTC(), status: QueryQueued, delivery: dl, done: make(chan struct{})}
 	q.mu.Lock()
 	if q.byID == nil {
 		q.byID = map[string]*query{}
@@ -198,12 +202,17 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 		return nil, awsapi.Errorf(awsapi.CodeServiceUnavailable, "The server is shutting down.")
 	}
 	q.byID[r.ID] = r
-	rctx, cancel := context.WithTimeout(context.Background(), QueryTimeout)
+	timeout := q.Timeout
+	if timeout <= 0 {
+		timeout = QueryTimeout
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), timeout)
 	r.cancel = cancel
 	q.wg.Add(1)
 	q.mu.Unlock()
 	go func() {
 		defer q.wg.Done()
+		defer close(r.done)
 		defer cancel()
 		q.run(rctx, db, r, rewritten, colNames)
 	}()

@@ -27,7 +27,7 @@ func (s *Server) openLake(cfg Config, log *slog.Logger) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db, err := lake.OpenDatabases(ctx, dir, lake.DefaultDBOptions(), stores, log)
+	db, err := lake.OpenDatabases(ctx, dir, cfg.Lake, stores, log)
 	if err != nil {
 		return err
 	}
