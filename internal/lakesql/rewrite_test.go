@@ -20,9 +20,13 @@ const (
 
 var testStores = map[string]string{storeA: "eds_a", storeB: "eds_b"}
 
+// otherSecret is in the store eds_other, which the queries of the tests
+// may not read.
+const otherSecret = "OtherAccountSecret"
+
 // testDB is an in-memory lake database with two small stores, set up and
 // locked as the server's.
-func testDB(t *testing.T) *sql.DB {
+func testDB(t testing.TB) *sql.DB {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sql.Open("duckdb", Options)
@@ -42,7 +46,10 @@ func testDB(t *testing.T) *sql.DB {
 	}
 	stmts = append(stmts, InsertFromJSON("eds_a", "staging"), `DELETE FROM staging`,
 		`INSERT INTO staging (j, rest) SELECT j, j FROM (SELECT '{"eventTime":"2023-01-11T12:30:00Z","eventName":"RunInstances","eventID":"e2","userIdentity":{"userName":"alice"}}' AS j)`,
-		InsertFromJSON("eds_b", "staging"), `DROP TABLE staging`)
+		InsertFromJSON("eds_b", "staging"), `DELETE FROM staging`,
+		// Another account's store, which no query may read.
+		`INSERT INTO staging (j, rest) SELECT j, j FROM (SELECT '{"eventTime":"2023-01-11T12:30:00Z","eventName":"`+otherSecret+`","eventID":"s1"}' AS j)`,
+		InsertFromJSON("eds_other", "staging"), `DROP TABLE staging`)
 	for _, q := range stmts {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
