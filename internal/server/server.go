@@ -72,6 +72,8 @@ type Config struct {
 	RootAccountID       string
 	RootAccessKeyID     string
 	RootSecretAccessKey string
+	// Lake are the limits of each account's Lake database.
+	Lake lake.DBOptions
 }
 
 // DefaultConfig returns the embedded default: one data directory, loopback.
@@ -88,6 +90,7 @@ func DefaultConfig() Config {
 		DeliveryInterval: delivery.DefaultConfig().Interval,
 		DigestInterval:   delivery.DefaultConfig().DigestInterval,
 		S3Region:         "us-east-1",
+		Lake:             lake.DefaultDBOptions(),
 	}
 }
 
@@ -95,6 +98,9 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("--data-dir must not be empty")
+	}
+	if err := c.Lake.Validate(); err != nil {
+		return err
 	}
 	if c.HistoryRetention < 0 {
 		return errors.New("--history-retention must not be negative")
@@ -136,7 +142,7 @@ type Server struct {
 	buckets  *objstore.Registry
 	topics   *notify.Topics
 	notifier *notify.Notifier
-	lakeDB   *lake.DB
+	lakeDB   *lake.Databases
 	lakeAPI  *lake.API
 	ingester *lake.Ingester
 	queries  *lake.Queries

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -49,6 +50,14 @@ func TestLakeExportParquet(t *testing.T) {
 			t.Fatalf("the store has %v of the 30 events", rows)
 		}
 		time.Sleep(300 * time.Millisecond)
+	}
+
+	// The account's events are in a database file of its own.
+	if fi, err := os.Stat(filepath.Join(dir, "lake", "accounts", acct+".duckdb")); err != nil || fi.Size() == 0 {
+		t.Fatalf("no database of account %s: %v", acct, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "lake", "lake.duckdb")); err == nil {
+		t.Fatal("a database shared by every account exists")
 	}
 
 	out := n.mustRun("export", "parquet", "--store", id, "--to", "s3://lake-export/athena/cloudtrail", "--account-id", acct, "--output", "json")
