@@ -32,7 +32,9 @@ func TestLakeExportParquet(t *testing.T) {
 	want := map[string]int{}
 	for i := 0; i < 30; i++ {
 		region := []string{"us-east-1", "eu-west-1"}[i%2]
-		day := time.Date(2026, 11, 18+i%3, 9, i, 0, 0, time.UTC)
+		// The last three days: the store keeps events by their eventTime,
+		// so fixed dates would fall out of its retention one day.
+		day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3+i%3).Add(9*time.Hour + time.Duration(i)*time.Minute)
 		recs = append(recs, json.RawMessage(fmt.Sprintf(`{"eventVersion":"1.11","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::%[1]s:user/u%[4]d","accountId":"%[1]s","userName":"u%[4]d"},`+
 			`"eventTime":"%[3]s","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"%[2]s","eventID":"e0000000-0000-4000-8000-0000000000%02[4]d","requestParameters":{"bucketName":"b%[4]d","n":%[4]d},`+
 			`"readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"%[1]s","eventCategory":"Management"}`,
