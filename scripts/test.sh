@@ -49,3 +49,20 @@ export CAIRN_REQUIRE_ALL=1
 # -count=1: the end-to-end tests build and run the binary themselves, which
 # the test cache cannot see, so results are never reused.
 go test -race -count=1 -timeout 45m "$@" ./...
+
+echo "== fuzz targets (briefly; their seed corpora already ran above)"
+# Every parser of untrusted input has a fuzz target. Each gets a short run
+# here so that a regression of the kind they find shows in every test run;
+# longer runs are for finding new ones: `go test -fuzz NAME -fuzztime 10m ./PKG`.
+FUZZTIME=${FUZZTIME:-10s}
+fuzzlog=$(mktemp)
+grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
+	pkg=./$(dirname "${file#./}")
+	for name in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$file"); do
+		echo "-- $pkg $name"
+		go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg" >"$fuzzlog" 2>&1 || {
+			cat "$fuzzlog"
+			exit 1
+		}
+	done
+done

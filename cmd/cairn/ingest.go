@@ -66,7 +66,11 @@ func runIngest(ctx context.Context, args []string) error {
 					dup += resp.Duplicates
 					failed += len(resp.Failed)
 					for _, f := range resp.Failed {
-						fmt.Fprintf(os.Stderr, "%s: %s: %s\n", b.origins[f.Index], f.ErrorCode, f.ErrorMessage)
+						origin := fmt.Sprintf("record %d of a call", f.Index)
+						if f.Index >= 0 && f.Index < len(b.origins) { // the answer is the server's to get right
+							origin = b.origins[f.Index]
+						}
+						fmt.Fprintf(os.Stderr, "%s: %s: %s\n", origin, f.ErrorCode, f.ErrorMessage)
 					}
 				}
 				mu.Unlock()

@@ -36,6 +36,7 @@ var commands = map[string]command{
 	"topics":        {"notification topics for trails (topics create|list|delete)", runTopics},
 	"org":           {"organizations for organization trails (org create|add|remove|describe|delete)", runOrg},
 	"validate-logs": {"validate a trail's digest and log files, as `aws cloudtrail validate-logs` does", runValidateLogs},
+	"quarantine":    {"records trails left out of their log files (quarantine list)", runQuarantine},
 	"version":       {"print the version", runVersion},
 }
 

@@ -25,10 +25,18 @@ func runServe(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve Go's profiler at /debug/pprof/")
 	fs.DurationVar(&cfg.DeliveryInterval, "delivery-interval", cfg.DeliveryInterval, "how often trails deliver log files (AWS: about 5m; down to 1s)")
 	fs.DurationVar(&cfg.DigestInterval, "digest-interval", cfg.DigestInterval, "span of one digest file for trails with log file validation (AWS: 1h; down to 1s)")
+	fs.StringVar(&cfg.Lake.MemoryLimit, "lake-memory-limit", cfg.Lake.MemoryLimit, "memory of each account's Lake database (DuckDB memory_limit)")
+	fs.IntVar(&cfg.Lake.Threads, "lake-threads", cfg.Lake.Threads, "cores each account's Lake queries may use (DuckDB threads)")
+	fs.StringVar(&cfg.Lake.MaxTempDirectorySize, "lake-spill-limit", cfg.Lake.MaxTempDirectorySize, "disk each account's Lake queries may spill to (DuckDB max_temp_directory_size)")
+	fs.IntVar(&cfg.Lake.RunningQueries, "lake-running-queries", cfg.Lake.RunningQueries, "Lake queries of one account that run at once; more wait QUEUED, up to 10")
 	fs.IntVar(&cfg.ObjectLockDays, "object-lock-days", 0, "retain every delivered log and digest file this many days (S3 Object Lock, COMPLIANCE mode); new buckets get Object Lock, and buckets without it get no files")
 	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", "", "S3-compatible endpoint for trail buckets (credentials from CAIRN_S3_ACCESS_KEY_ID and CAIRN_S3_SECRET_ACCESS_KEY); without it buckets are directories under <data-dir>/buckets")
 	fs.StringVar(&cfg.S3Region, "s3-region", "us-east-1", "region to sign S3 requests for")
 	webhookAllow := fs.String("webhook-allow", "", "networks topics' webhooks may reach although internal (loopback, private, link-local, ...), as CIDR[,CIDR...]; by default only public addresses")
+	fs.IntVar(&cfg.MaxConns, "max-connections", cfg.MaxConns, "most client connections open at once; more wait until one closes")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", cfg.ReadTimeout, "longest time to read a whole request, body included")
+	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", cfg.WriteTimeout, "longest time to answer a request once it is read")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "how long an idle keep-alive connection stays open")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -64,6 +72,7 @@ func runServe(ctx context.Context, args []string) error {
 	log := slog.New(h)
 
 	tuneGC()
+	privateUmask()
 	s, err := server.New(cfg, log)
 	if err != nil {
 		return err

@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,8 +21,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/cairn-audit/cairn/internal/auth"
 	"github.com/cairn-audit/cairn/internal/event"
@@ -38,6 +35,18 @@ type Op struct {
 	// event (as CloudTrail does for PutAuditEvents), keeping bulk ingest
 	// out of Event history.
 	Data bool
+	// AdminOnly refuses the call to every key but the administrator
+	// account's, before the handler runs.
+	AdminOnly bool
+	// MaxBody bounds the request body in bytes; 0 takes the server's
+	// default. Only operations that take bulk input raise it.
+	MaxBody int64
+	// Redact names members of the request and of the response (at any
+	// depth, by their wire names) that the call's audit record must not
+	// show, and how each is hidden. Members that always hold secrets
+	// (SecretAccessKey, SessionToken, Password, …) are hidden whatever
+	// the operation says.
+	Redact map[string]Redaction
 	// Handle runs the call and returns the value to write as the body.
 	Handle func(ctx context.Context, c *Call) (any, error)
 }
@@ -96,6 +105,19 @@ func (c *Call) Decode(v any) error {
 	return nil
 }
 
+// Typed adapts a handler that takes its request decoded: malformed bodies
+// are answered with SerializationException before fn runs, the same way
+// for every operation.
+func Typed[Req any](fn func(ctx context.Context, c *Call, req *Req) (any, error)) func(ctx context.Context, c *Call) (any, error) {
+	return func(ctx context.Context, c *Call) (any, error) {
+		var req Req
+		if err := c.Decode(&req); err != nil {
+			return nil, err
+		}
+		return fn(ctx, c, &req)
+	}
+}
+
 // Directory is what the server needs of accounts and keys.
 type Directory interface {
 	Principal(accessKeyID string) (auth.Principal, error)
@@ -103,6 +125,10 @@ type Directory interface {
 
 // AccountHeader lets an administrator key act on another account.
 const AccountHeader = "X-Cairn-Account-Id"
+
+// DefaultMaxBody is the body bound of an operation that sets none: far
+// above any CloudTrail request, far below what could hurt the server.
+const DefaultMaxBody = 1 << 20
 
 // Server serves AWS JSON 1.1 calls.
 type Server struct {
@@ -113,9 +139,11 @@ type Server struct {
 	Dir    Directory
 	// Audit receives each call's audit record as CloudTrail JSON. It must
 	// not block for long.
-	Audit   func(record []byte)
-	Log     *slog.Logger
-	Now     func() time.Time
+	Audit func(record []byte)
+	Log   *slog.Logger
+	Now   func() time.Time
+	// MaxBody bounds the body of an operation that sets no bound of its
+	// own (see DefaultMaxBody).
 	MaxBody int64
 	// Observe, if set, is told of every call's outcome, for metrics.
 	Observe func(op, code string, d time.Duration)
@@ -162,15 +190,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(&Error{Code: CodeUnknownOperation, Message: fmt.Sprintf("No operation at %s %s.", r.Method, r.URL.Path), Status: http.StatusNotFound})
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, s.MaxBody+1))
-	if err != nil {
-		fail(Errorf(CodeSerialization, "Could not read the request body: %v", err))
-		return
-	}
-	if int64(len(body)) > s.MaxBody {
-		fail(&Error{Code: CodeRequestTooLarge, Message: fmt.Sprintf("Request body is larger than %d bytes.", s.MaxBody), Status: http.StatusRequestEntityTooLarge})
-		return
-	}
 	svc, opName, known := s.resolve(r.Header.Get("X-Amz-Target"))
 	if routed {
 		svc, opName, known = route.Service, route.Op, true
@@ -179,8 +198,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if svc != nil {
 		signing = []string{svc.SigningName}
 	}
-	cred, err := VerifySigV4(r, body, signing, s.secret, start)
-	if err != nil {
+	authFail := func(err error) {
 		var ae *AuthError
 		if errors.As(err, &ae) {
 			fail(&Error{Code: ae.Code, Message: ae.Message, Status: http.StatusBadRequest})
@@ -188,6 +206,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.Log.Error("verify signature", "err", err)
 		fail(Internal())
+	}
+	// Everything the headers decide is checked before a byte of the body
+	// is read, so an unauthenticated caller cannot make the server buffer
+	// anything.
+	sig, err := PrepareSigV4(r, signing, s.secret, start)
+	if err != nil {
+		authFail(err)
+		return
+	}
+	// The account header changes what the call acts on, so it must be
+	// signed: otherwise anyone who captured an administrator's request
+	// could replay it against another account.
+	if r.Header.Get(AccountHeader) != "" && !sig.Signs(AccountHeader) {
+		fail(&Error{Code: CodeIncompleteSignature, Message: fmt.Sprintf("'%s' must be a 'SignedHeader' in the AWS Authorization.", AccountHeader), Status: http.StatusBadRequest})
+		return
+	}
+	limit := s.MaxBody
+	if known && svc.Ops[opName].MaxBody > 0 {
+		limit = svc.Ops[opName].MaxBody
+	}
+	body, e := readBody(r, limit)
+	if e != nil {
+		fail(e)
+		return
+	}
+	cred, err := sig.Verify(body)
+	if err != nil {
+		authFail(err)
 		return
 	}
 	if !known {
@@ -218,6 +264,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var result any
 	// A refused call is still recorded, in the caller's own account.
 	err = s.actOn(c, r.Header.Get(AccountHeader))
+	if err == nil && spec.AdminOnly && !c.Principal.Admin {
+		err = Errorf(CodeAccessDenied, "User: %s is not authorized to perform: %s. Only the administrator account's keys may.", c.Principal.ARN(), c.Operation)
+	}
 	if err == nil {
 		result, err = s.run(r.Context(), spec, c)
 	}
@@ -235,6 +284,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.Audit != nil {
 		s.Audit(auditRecord(svc, spec, c, r, result, apiErr))
 	}
+}
+
+// readBody reads a request body of at most limit bytes. A declared length
+// over the limit is refused before anything is read.
+func readBody(r *http.Request, limit int64) ([]byte, *Error) {
+	tooLarge := &Error{Code: CodeRequestTooLarge, Message: fmt.Sprintf("Request body is larger than %d bytes.", limit), Status: http.StatusRequestEntityTooLarge}
+	if r.ContentLength > limit {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, Errorf(CodeSerialization, "Could not read the request body.")
+	}
+	if int64(len(body)) > limit {
+		return nil, tooLarge
+	}
+	return body, nil
 }
 
 // actOn switches the call to the account named by the X-Cairn-Account-Id
@@ -312,152 +378,4 @@ func newRequestID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
-// auditRecord builds the CloudTrail record of a served call.
-func auditRecord(svc *Service, spec Op, c *Call, r *http.Request, result any, apiErr *Error) []byte {
-	rec := event.Record{
-		EventVersion: "1.11",
-		UserIdentity: &event.UserIdentity{
-			Type:        c.Principal.Type(),
-			PrincipalID: c.Principal.PrincipalID(),
-			ARN:         c.Principal.ARN(),
-			AccountID:   c.Principal.Key.AccountID,
-			AccessKeyID: c.Principal.Key.AccessKeyID,
-			UserName:    c.Principal.Key.UserName,
-		},
-		EventTime:          c.Time.UTC().Format(event.TimeFormat),
-		EventSource:        svc.EventSource,
-		EventName:          c.Operation,
-		AWSRegion:          c.Region,
-		SourceIPAddress:    c.SourceIP,
-		UserAgent:          truncate(c.UserAgent, 1024),
-		RequestParameters:  requestParameters(c),
-		RequestID:          c.RequestID,
-		EventID:            newRequestID(),
-		ReadOnly:           flex(spec.ReadOnly),
-		EventType:          "AwsApiCall",
-		ManagementEvent:    flex(!spec.Data),
-		RecipientAccountID: c.AccountID,
-		EventCategory:      "Management",
-	}
-	if spec.Data {
-		rec.EventCategory = "Data"
-	}
-	if apiErr != nil {
-		rec.ErrorCode = apiErr.Code
-		rec.ErrorMessage = truncate(apiErr.Message, 1024)
-	}
-	rec.ResponseElements = json.RawMessage("null")
-	if apiErr == nil && !spec.ReadOnly && result != nil {
-		if b, err := json.Marshal(result); err == nil {
-			rec.ResponseElements = lowerCamelJSON(b)
-		}
-	}
-	if r.TLS != nil {
-		rec.TLSDetails = &event.TLSDetails{
-			TLSVersion:               tlsVersionName(r.TLS.Version),
-			CipherSuite:              tls.CipherSuiteName(r.TLS.CipherSuite),
-			ClientProvidedHostHeader: r.Host,
-		}
-	}
-	b, _ := json.Marshal(rec)
-	return b
-}
-
-// requestParameters is what a call's record shows of its request: the
-// JSON body, or for a routed call its query (a body of events to ingest
-// is the events themselves, not parameters).
-func requestParameters(c *Call) json.RawMessage {
-	if c.Query == nil {
-		return lowerCamelJSON(c.Body)
-	}
-	m := map[string]string{}
-	for k, v := range c.Query {
-		if len(v) > 0 {
-			m[k] = truncate(v[0], 1024)
-		}
-	}
-	b, _ := json.Marshal(m)
-	return b
-}
-
-func flex(b bool) *event.FlexBool {
-	v := event.FlexBool(b)
-	return &v
-}
-
-func tlsVersionName(v uint16) string {
-	switch v {
-	case tls.VersionTLS13:
-		return "TLSv1.3"
-	case tls.VersionTLS12:
-		return "TLSv1.2"
-	case tls.VersionTLS11:
-		return "TLSv1.1"
-	}
-	return "TLSv1"
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
-// requestParametersLimit is CloudTrail's limit: larger parameters are omitted.
-const requestParametersLimit = 100 * 1024
-
-// lowerCamelJSON rewrites a JSON body the way CloudTrail records request
-// parameters and response elements of its own API: member names start with
-// a lower-case letter (S3BucketName → s3BucketName). Anything that is not a
-// JSON object, or too large, is recorded as null.
-func lowerCamelJSON(b []byte) json.RawMessage {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || b[0] != '{' || len(b) > requestParametersLimit {
-		return json.RawMessage("null")
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return json.RawMessage("null")
-	}
-	out, err := json.Marshal(lowerKeys(v))
-	if err != nil {
-		return json.RawMessage("null")
-	}
-	if string(out) == "{}" {
-		return json.RawMessage("null")
-	}
-	return out
-}
-
-func lowerKeys(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, val := range x {
-			m[lowerFirst(k)] = lowerKeys(val)
-		}
-		return m
-	case []any:
-		for i := range x {
-			x[i] = lowerKeys(x[i])
-		}
-		return x
-	}
-	return v
-}
-
-func lowerFirst(s string) string {
-	r, n := utf8.DecodeRuneInString(s)
-	if n == 0 || unicode.IsLower(r) {
-		return s
-	}
-	return string(unicode.ToLower(r)) + s[n:]
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cairn-audit/cairn/internal/event"
 )
 
 // Credential is what a verified request proves about its signer.
@@ -96,18 +98,43 @@ func authErr(code, format string, args ...any) *AuthError {
 // region is reported in the returned Credential. An empty services list
 // accepts no service at all.
 func VerifySigV4(r *http.Request, body []byte, services []string, lookup SecretLookup, now time.Time) (Credential, error) {
+	pre, err := PrepareSigV4(r, services, lookup, now)
+	if err != nil {
+		return Credential{}, err
+	}
+	return pre.Verify(body)
+}
+
+// Signature is a request whose SigV4 headers have been checked (the
+// Authorization header's form, the credential scope, the date and its
+// skew, and that the access key exists) but whose signature has not: that
+// needs the body. It lets a server refuse a request before reading a byte
+// of its body.
+type Signature struct {
+	r       *http.Request
+	params  authParams
+	scope   credentialScope
+	signed  []string
+	isoTime string
+	secret  string
+}
+
+// PrepareSigV4 checks everything of r's signature that the headers alone
+// decide, in the order and with the errors of VerifySigV4; Verify then
+// checks the signature over the body.
+func PrepareSigV4(r *http.Request, services []string, lookup SecretLookup, now time.Time) (*Signature, error) {
 	authz := r.Header.Values("Authorization")
 	if len(authz) == 0 || strings.TrimSpace(authz[0]) == "" {
 		if hasPresignParams(r) {
-			return Credential{}, authErr(codeIncomplete,
+			return nil, authErr(codeIncomplete,
 				"Query-string (presigned URL) authentication is not supported by this service; "+
 					"sign the request with an Authorization header.")
 		}
-		return Credential{}, authErr(codeMissingToken, msgMissingToken)
+		return nil, authErr(codeMissingToken, msgMissingToken)
 	}
 	if len(authz) > 1 {
 		// Two headers would leave it ambiguous which one was verified.
-		return Credential{}, authErr(codeIncomplete, "Only one Authorization header may be sent.")
+		return nil, authErr(codeIncomplete, "Only one Authorization header may be sent.")
 	}
 	header := authz[0]
 
@@ -116,17 +143,17 @@ func VerifySigV4(r *http.Request, body []byte, services []string, lookup SecretL
 
 	params, aerr := parseAuthorization(header, amzDate != "" || httpDate != "")
 	if aerr != nil {
-		return Credential{}, aerr
+		return nil, aerr
 	}
 
 	scope, aerr := parseScope(params.credential, services)
 	if aerr != nil {
-		return Credential{}, aerr
+		return nil, aerr
 	}
 
 	signed := strings.Split(strings.ToLower(params.signedHeaders), ";")
 	if !slices.Contains(signed, "host") {
-		return Credential{}, authErr(codeIncomplete,
+		return nil, authErr(codeIncomplete,
 			"'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 	}
 
@@ -136,24 +163,24 @@ func VerifySigV4(r *http.Request, body []byte, services []string, lookup SecretL
 	rawDate := amzDate
 	if amzDate != "" {
 		if !slices.Contains(signed, "x-amz-date") {
-			return Credential{}, authErr(codeIncomplete,
+			return nil, authErr(codeIncomplete,
 				"'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
 		}
 		t, err := time.Parse(amzDateLayout, amzDate)
 		if err != nil || len(amzDate) != len(amzDateLayout) {
-			return Credential{}, authErr(codeIncomplete,
+			return nil, authErr(codeIncomplete,
 				"Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", amzDate)
 		}
 		reqTime = t
 	} else {
 		rawDate = httpDate
 		if !slices.Contains(signed, "date") {
-			return Credential{}, authErr(codeIncomplete,
+			return nil, authErr(codeIncomplete,
 				"'Date' must be a 'SignedHeader' in the AWS Authorization.")
 		}
 		t, err := http.ParseTime(httpDate)
 		if err != nil {
-			return Credential{}, authErr(codeIncomplete,
+			return nil, authErr(codeIncomplete,
 				"Date header must be an HTTP date such as 'Mon, 02 Jan 2006 15:04:05 GMT'. Got '%s'.", httpDate)
 		}
 		reqTime = t.UTC()
@@ -161,7 +188,7 @@ func VerifySigV4(r *http.Request, body []byte, services []string, lookup SecretL
 	isoTime := reqTime.Format(amzDateLayout)
 
 	if scope.date != isoTime[:8] {
-		return Credential{}, authErr(codeInvalidSignature,
+		return nil, authErr(codeInvalidSignature,
 			"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
 			scope.date, isoTime[:8], rawDate)
 	}
@@ -170,12 +197,12 @@ func VerifySigV4(r *http.Request, body []byte, services []string, lookup SecretL
 	// actually applied.
 	now = now.UTC().Truncate(time.Second)
 	if earliest := now.Add(-maxClockSkew); reqTime.Before(earliest) {
-		return Credential{}, authErr(codeInvalidSignature,
+		return nil, authErr(codeInvalidSignature,
 			"Signature expired: %s is now earlier than %s (%s - 15 min.)",
 			isoTime, earliest.Format(amzDateLayout), now.Format(amzDateLayout))
 	}
 	if latest := now.Add(maxClockSkew); reqTime.After(latest) {
-		return Credential{}, authErr(codeInvalidSignature,
+		return nil, authErr(codeInvalidSignature,
 			"Signature not yet current: %s is still later than %s (%s + 15 min.)",
 			isoTime, latest.Format(amzDateLayout), now.Format(amzDateLayout))
 	}
@@ -183,16 +210,31 @@ func VerifySigV4(r *http.Request, body []byte, services []string, lookup SecretL
 	// The time checks come before the lookup so that stale or replayed
 	// requests never reach the key store.
 	if scope.accessKeyID == "" {
-		return Credential{}, authErr(codeUnrecognized, msgUnrecognizedClient)
+		return nil, authErr(codeUnrecognized, msgUnrecognizedClient)
 	}
 	secret, err := lookup(scope.accessKeyID)
 	if errors.Is(err, ErrUnknownAccessKey) {
-		return Credential{}, authErr(codeUnrecognized, msgUnrecognizedClient)
+		return nil, authErr(codeUnrecognized, msgUnrecognizedClient)
 	}
 	if err != nil {
-		return Credential{}, fmt.Errorf("awsapi: looking up access key: %w", err)
+		return nil, fmt.Errorf("awsapi: looking up access key: %w", err)
 	}
+	return &Signature{r: r, params: params, scope: scope, signed: signed, isoTime: isoTime, secret: secret}, nil
+}
 
+// AccessKeyID is the access key the request names.
+func (s *Signature) AccessKeyID() string { return s.scope.accessKeyID }
+
+// Signs reports whether the header name (any case) is among the request's
+// SignedHeaders: a header outside them can be added by anyone who
+// captured the request.
+func (s *Signature) Signs(header string) bool {
+	return slices.Contains(s.signed, strings.ToLower(header))
+}
+
+// Verify checks the signature over body, the whole request body.
+func (s *Signature) Verify(body []byte) (Credential, error) {
+	r, params, scope, signed, isoTime, secret := s.r, s.params, s.scope, s.signed, s.isoTime, s.secret
 	// Our services act on the body, so it must be covered by the signature:
 	// the hash is always computed here, and a client-declared hash (including
 	// UNSIGNED-PAYLOAD) is only accepted if it is that same hash.
@@ -359,22 +401,10 @@ func parseScope(credential string, services []string) (credentialScope, *AuthErr
 
 // validRegion accepts the shape of AWS region names (us-west-2,
 // us-gov-east-1, cn-north-1) and of the short names people give local
-// deployments, while rejecting anything that could not be a region.
-func validRegion(region string) bool {
-	if region == "" || len(region) > 64 {
-		return false
-	}
-	if c := region[0]; c < 'a' || c > 'z' {
-		return false
-	}
-	for i := 0; i < len(region); i++ {
-		c := region[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return !strings.HasSuffix(region, "-")
-}
+// deployments, while rejecting anything that could not be a region. It is
+// the rule records are held to, so that every call's audit record is one
+// cairn can file.
+func validRegion(region string) bool { return event.ValidRegion(region) }
 
 // canonicalURIs returns the canonical URI the client most likely signed, and
 // a second candidate when the two known client behaviours differ.

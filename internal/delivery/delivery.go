@@ -87,6 +87,8 @@ type Deliverer struct {
 
 	// delivered counts events written to files, for metrics and tests.
 	delivered, files, failures atomic.Uint64
+	// quarantined counts records newly left out of trails' files.
+	quarantined atomic.Uint64
 }
 
 // state is one trail's delivery state, as stored.
@@ -198,6 +200,10 @@ type work struct {
 	b          *batch
 	files      []*file
 	byKey      map[fileKey]*file
+	// quarantined are the records the trail selects in the batch's
+	// range that no file can take, in ledger order.
+	quarantined []QuarantinedRecord
+	fits        map[string]bool // by Region, for unfit
 }
 
 type fileKey struct{ account, region string }
@@ -293,6 +299,9 @@ func (d *Deliverer) pass(ctx context.Context) (more bool, err error) {
 			if err := d.build(ctx, []*work{w}, w.b.From, w.b.To); err != nil {
 				return false, err
 			}
+			if err := d.saveQuarantine(w); err != nil {
+				return false, err
+			}
 		}
 		ok := d.upload(ctx, w)
 		d.remember(w, ok)
@@ -359,6 +368,10 @@ func (d *Deliverer) forget(trails []*trail.Trail) {
 	}
 	for id := range d.states {
 		if !live[id] {
+			if err := d.forgetQuarantine(id); err != nil {
+				d.log.Warn("forget quarantined records", "trail_id", id, "err", err)
+				continue
+			}
 			if err := d.db.Delete(append([]byte{store.PrefixDeliver}, id...), pebble.NoSync); err != nil {
 				d.log.Warn("forget delivery state", "trail_id", id, "err", err)
 				continue
@@ -485,9 +498,20 @@ func (d *Deliverer) scan(ctx context.Context, ws []*work, from, to uint64, bound
 			}
 			ev = selector.Event{Category: e.Category.String(), ReadOnly: e.ReadOnly, EventSource: e.EventSource, EventName: e.EventName}
 			var raw []byte
-			filled := false
+			filled, judged, why := false, false, ""
 			for _, w := range ws {
 				if !w.selects(seq, &e, &ev, &filled) {
+					continue
+				}
+				if !judged {
+					judged, why = true, unplaceable(&e)
+				}
+				if why != "" {
+					w.quarantine(seq, &e, why)
+					continue
+				}
+				if unfit := w.unfit(&e); unfit != "" {
+					w.quarantine(seq, &e, unfit)
 					continue
 				}
 				if raw == nil {
@@ -527,9 +551,19 @@ func (d *Deliverer) cut(ctx context.Context, ws []*work, from, last uint64) (uin
 	now := d.now().UTC()
 	b := d.db.NewBatch()
 	defer b.Close()
+	// The batch's quarantined records are listed in the commit that makes
+	// it pending (or moves the cursor past it), so that they are counted
+	// once whatever happens to its files.
+	added := make([]int, len(ws))
+	for i, w := range ws {
+		if added[i], err = d.setQuarantine(b, w, now); err != nil {
+			return from, false, err
+		}
+	}
 	var toUpload []*work
 	d.mu.Lock()
-	for _, w := range ws {
+	for i, w := range ws {
+		w.st.Status.QuarantinedRecords += uint64(added[i])
 		if len(w.files) == 0 {
 			w.st.Cursor = end
 		} else {
@@ -545,6 +579,11 @@ func (d *Deliverer) cut(ctx context.Context, ws []*work, from, last uint64) (uin
 	d.mu.Unlock()
 	if err := b.Commit(pebble.Sync); err != nil {
 		return from, false, fmt.Errorf("delivery state: %w", err)
+	}
+	for i, w := range ws {
+		if added[i] > 0 {
+			d.quarantinedNow(w, added[i])
+		}
 	}
 	share(toUpload)
 	var (

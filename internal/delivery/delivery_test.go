@@ -383,24 +383,21 @@ func (s *failingStore) Put(ctx context.Context, bucket, key string, body []byte,
 	return s.Store.Put(ctx, bucket, key, body, o)
 }
 
-func TestInterruptedBatchReplaysIdentically(t *testing.T) {
-	f := newFixture(t)
-	f.trail("t", func(t *trail.Trail) { t.IsMultiRegionTrail = true })
-	rng := rand.New(rand.NewSource(7))
-	var want []string
-	regions := []string{"us-east-1", "eu-west-1", "ap-south-1", "sa-east-1"}
-	for range 50 {
-		want = append(want, f.add(ev{account: "111111111111", region: regions[rng.Intn(len(regions))], source: "ec2.amazonaws.com", name: "RunInstances"})...)
-	}
+// crashAndReplay runs a pass that a crash cuts short after written files,
+// restarts, and runs a pass again, which must rewrite the files of the
+// first attempt byte for byte and leave the trail with files in all. It
+// returns the deliverer after the restart and the delivered files.
+func (f *fixture) crashAndReplay(written, files int) (*Deliverer, map[string][]string) {
+	f.t.Helper()
 	fs := &failingStore{Store: f.mem}
-	fs.left.Store(2)
+	fs.left.Store(int64(written))
 	f.buckets.st = fs
 	if _, err := f.deliverer(Config{Uploads: 1}).pass(context.Background()); err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
 	partial := f.delivered("")
-	if len(partial) != 2 {
-		t.Fatalf("the interrupted batch wrote %d files, want 2", len(partial))
+	if len(partial) != written {
+		f.t.Fatalf("the interrupted batch wrote %d files, want %d", len(partial), written)
 	}
 	bodies := map[string][]byte{}
 	for k := range partial {
@@ -413,18 +410,31 @@ func TestInterruptedBatchReplaysIdentically(t *testing.T) {
 	f.buckets.st = f.mem
 	d := f.deliverer(Config{})
 	if _, err := d.pass(context.Background()); err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
-	files := f.delivered("")
-	if len(files) != len(regions) {
-		t.Fatalf("after the replay %d files, want one per region (%d)", len(files), len(regions))
+	got := f.delivered("")
+	if len(got) != files {
+		f.t.Fatalf("after the replay %d files, want %d", len(got), files)
 	}
 	for k, b := range bodies {
 		o, err := f.mem.Get(context.Background(), "logs", k)
 		if err != nil || !bytes.Equal(o.Body, b) {
-			t.Fatalf("the replay did not rewrite %s identically (err %v)", k, err)
+			f.t.Fatalf("the replay did not rewrite %s identically (err %v)", k, err)
 		}
 	}
+	return d, got
+}
+
+func TestInterruptedBatchReplaysIdentically(t *testing.T) {
+	f := newFixture(t)
+	f.trail("t", func(t *trail.Trail) { t.IsMultiRegionTrail = true })
+	rng := rand.New(rand.NewSource(7))
+	var want []string
+	regions := []string{"us-east-1", "eu-west-1", "ap-south-1", "sa-east-1"}
+	for range 50 {
+		want = append(want, f.add(ev{account: "111111111111", region: regions[rng.Intn(len(regions))], source: "ec2.amazonaws.com", name: "RunInstances"})...)
+	}
+	_, files := f.crashAndReplay(2, len(regions))
 	equal(t, "after the replay", ids(files), want)
 }
 

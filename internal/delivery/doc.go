@@ -13,5 +13,19 @@
 // from the same range with the same configuration, which yields the same
 // keys and the same bytes: a replay overwrites, it never adds.
 //
-// It owns the state under store.PrefixDeliver and must not change trails.
+// A record the trail selects but cannot place in a file (its account or
+// Region cannot be part of a key) is quarantined: left out of the files,
+// listed under store.PrefixQuarantine and counted in the trail's status in
+// the same synced commit that makes the batch pending (or, for a batch
+// left pending by a version without quarantine, in a synced commit of its
+// own before its first file), so that it is counted once however often
+// the batch is replayed. Whether a record is placeable is a function of
+// the record and of the trail's name, home Region and organization as the
+// pending batch keeps them (a replay never changes these, only the bucket,
+// prefix and topic), and of nothing else: a replay leaves out the same
+// records, and so still rebuilds the same keys and bytes. One bad record
+// therefore costs its own delivery, never its trail's.
+//
+// It owns the state under store.PrefixDeliver and store.PrefixQuarantine
+// and must not change trails.
 package delivery

@@ -1,10 +1,71 @@
 package event
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 )
+
+// strictText refuses what fastjson's validator lets through but JSON (RFC
+// 8259) does not: bytes that are not UTF-8, and control characters inside
+// a string that also holds an escape.
+func strictText(raw []byte) error {
+	if !utf8.Valid(raw) {
+		return errNotUTF8
+	}
+	if !hasControl(raw) {
+		return nil
+	}
+	in := false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '"':
+			in = !in
+		case c == '\\' && in:
+			i++
+		case c < 0x20 && in:
+			return fmt.Errorf("a string holds the control character %#02x", c)
+		}
+	}
+	return nil
+}
+
+var errNotUTF8 = errors.New("the text is not UTF-8")
+
+// hasControl reports whether b holds a byte below 0x20, eight bytes at a
+// time: most records have none (compact JSON), and then need no scan of
+// their strings.
+func hasControl(b []byte) bool {
+	const highs, spaces = 0x8080808080808080, 0x20 * 0x0101010101010101
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		// A byte below 0x20 borrows when 0x20 is taken from it; bytes
+		// from 0x80 up are excluded by ^x.
+		if (x-spaces)&^x&highs != 0 {
+			return true
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidateJSON reports whether b is JSON text as RFC 8259 defines it:
+// valid syntax, UTF-8, no control characters inside strings.
+func ValidateJSON(b []byte) error {
+	if err := fastjson.ValidateBytes(b); err != nil {
+		return err
+	}
+	return strictText(b)
+}
 
 // recordParsers parse whole records. One parse both validates the JSON and
 // gives every field, so a record is read once on the ingest path.
@@ -53,31 +114,52 @@ func fillRecord(v *fastjson.Value, r *Record) error {
 		}
 		*dst = &b
 	}
+	// A member given twice would let the envelope (which takes the last)
+	// and a reader of the delivered file (which may take the first) see
+	// different values; the members cairn files records by must be single.
+	var seen uint
+	once := func(bit uint, name string) {
+		if seen&bit != 0 && ferr == nil {
+			ferr = &duplicateError{name}
+		}
+		seen |= bit
+	}
 	o.Visit(func(k []byte, x *fastjson.Value) {
 		switch string(k) {
 		case "eventVersion":
 			str(&r.EventVersion, x, "eventVersion")
 		case "userIdentity":
+			once(1<<0, "userIdentity")
 			if x.Type() == fastjson.TypeObject {
 				r.UserIdentity = decodeIdentity(x, str, raw)
+				if r.UserIdentity.dupAccount && ferr == nil {
+					ferr = &duplicateError{"userIdentity.accountId"}
+				}
 			} else if x.Type() != fastjson.TypeNull && ferr == nil {
 				ferr = typeError("userIdentity", "an object")
 			}
 		case "eventTime":
+			once(1<<1, "eventTime")
 			str(&r.EventTime, x, "eventTime")
 		case "@timestamp":
+			once(1<<2, "@timestamp")
 			str(&r.Timestamp, x, "@timestamp")
 		case "eventSource":
+			once(1<<3, "eventSource")
 			str(&r.EventSource, x, "eventSource")
 		case "eventName":
+			once(1<<4, "eventName")
 			str(&r.EventName, x, "eventName")
 		case "awsRegion":
+			once(1<<5, "awsRegion")
 			str(&r.AWSRegion, x, "awsRegion")
 		case "eventID":
+			once(1<<6, "eventID")
 			str(&r.EventID, x, "eventID")
 		case "eventType":
 			str(&r.EventType, x, "eventType")
 		case "recipientAccountId":
+			once(1<<7, "recipientAccountId")
 			str(&r.RecipientAccountID, x, "recipientAccountId")
 		case "eventCategory":
 			str(&r.EventCategory, x, "eventCategory")
@@ -120,6 +202,7 @@ func fillRecord(v *fastjson.Value, r *Record) error {
 
 func decodeIdentity(v *fastjson.Value, str func(*string, *fastjson.Value, string), raw func(*json.RawMessage, *fastjson.Value)) *UserIdentity {
 	u := &UserIdentity{}
+	seenAccount := false
 	v.GetObject().Visit(func(k []byte, x *fastjson.Value) {
 		switch string(k) {
 		case "type":
@@ -129,6 +212,8 @@ func decodeIdentity(v *fastjson.Value, str func(*string, *fastjson.Value, string
 		case "arn":
 			str(&u.ARN, x, "userIdentity.arn")
 		case "accountId":
+			u.dupAccount = u.dupAccount || seenAccount
+			seenAccount = true
 			str(&u.AccountID, x, "userIdentity.accountId")
 		case "accessKeyId":
 			str(&u.AccessKeyID, x, "userIdentity.accessKeyId")
@@ -148,3 +233,7 @@ type fieldTypeError struct{ field, want string }
 func (e *fieldTypeError) Error() string { return e.field + " must be " + e.want }
 
 func typeError(field, want string) error { return &fieldTypeError{field, want} }
+
+type duplicateError struct{ field string }
+
+func (e *duplicateError) Error() string { return e.field + " appears more than once" }

@@ -86,13 +86,29 @@ func invalid(format string, args ...any) error {
 // lacks but CloudTrail always writes today (recipientAccountId, readOnly,
 // eventID, eventTime) are derived and added to the record's JSON, so that
 // every later reader sees one complete record.
-func Parse(raw []byte, d Defaults) (*Envelope, error) {
+func Parse(raw []byte, d Defaults) (*Envelope, error) { return parse(raw, d, false) }
+
+// ParseValidated is Parse for a record already known to be JSON text as
+// ValidateJSON requires: an element of a PutEvents body that passed it,
+// whose elements pass it too. It leaves out that second validation, a
+// third of the cost of a small record.
+func ParseValidated(raw []byte, d Defaults) (*Envelope, error) { return parse(raw, d, true) }
+
+func parse(raw []byte, d Defaults, validated bool) (*Envelope, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) > MaxRecordSize {
 		return nil, invalid("record is %d bytes; the limit is %d bytes (256 KB)", len(raw), MaxRecordSize)
 	}
 	if len(raw) == 0 || raw[0] != '{' {
 		return nil, invalid("record is not a JSON object")
+	}
+	// The parser below is lenient (unknown escapes, control characters);
+	// the record's bytes are what trails deliver and Lake stores, so they
+	// must be JSON to every reader.
+	if !validated {
+		if err := ValidateJSON(raw); err != nil {
+			return nil, invalid("record is not valid JSON: %v", err)
+		}
 	}
 	p := recordParsers.Get()
 	defer recordParsers.Put(p)
@@ -110,7 +126,7 @@ func Parse(raw []byte, d Defaults) (*Envelope, error) {
 		return nil, invalid("eventVersion is missing")
 	}
 	if !validVersion(r.EventVersion) {
-		return nil, invalid("eventVersion %q is not a CloudTrail event version (1.0 to 1.11)", r.EventVersion)
+		return nil, invalid("eventVersion %s is not a CloudTrail event version (1.0 to 1.11)", quote(r.EventVersion))
 	}
 	insight := r.EventType == "AwsCloudTrailInsight" || len(r.InsightDetails) > 0
 	if !insight {
@@ -121,28 +137,37 @@ func Parse(raw []byte, d Defaults) (*Envelope, error) {
 			return nil, invalid("eventName is missing")
 		}
 	}
+	if r.EventSource != "" && !ValidEventSource(r.EventSource) {
+		return nil, invalid("eventSource %s is not a service name like ec2.amazonaws.com (lower-case host name)", quote(r.EventSource))
+	}
 	if r.AWSRegion == "" {
 		return nil, invalid("awsRegion is missing")
 	}
-	timeText := r.EventTime
+	if !ValidRegion(r.AWSRegion) {
+		return nil, invalid("awsRegion %s is not a Region name like us-east-1 (lower-case letters, digits and hyphens)", quote(r.AWSRegion))
+	}
+	timeText, timeField := r.EventTime, "eventTime"
 	if timeText == "" {
 		if r.Timestamp == "" {
 			return nil, invalid("eventTime is missing")
 		}
-		timeText = r.Timestamp
+		timeText, timeField = r.Timestamp, "@timestamp"
 	}
 	t, err := ParseTime(timeText)
 	if err != nil {
-		return nil, invalid("eventTime %q is not an ISO 8601 UTC time", timeText)
+		return nil, invalid("%s %s is not a UTC time like 2006-01-02T15:04:05Z between 1970 and 2261", timeField, quote(timeText))
 	}
 	if r.EventTime == "" {
 		add = append(add, field{"eventTime", t.Format(TimeFormat)})
 	}
 
+	if r.UserIdentity != nil && !validIdentityAccount(r.UserIdentity.AccountID) {
+		return nil, invalid("userIdentity.accountId %s is not a 12-digit account ID", quote(r.UserIdentity.AccountID))
+	}
 	account := r.RecipientAccountID
 	if account == "" {
 		account = d.AccountID
-		if account == "" && r.UserIdentity != nil {
+		if account == "" && r.UserIdentity != nil && r.UserIdentity.AccountID != AnonymousPrincipal {
 			account = r.UserIdentity.AccountID
 		}
 		if account == "" {
@@ -151,10 +176,13 @@ func Parse(raw []byte, d Defaults) (*Envelope, error) {
 		add = append(add, field{"recipientAccountId", account})
 	}
 	if !ValidAccountID(account) {
-		return nil, invalid("recipientAccountId %q is not a 12-digit account ID", account)
+		return nil, invalid("recipientAccountId %s is not a 12-digit account ID", quote(account))
 	}
 
 	id := r.EventID
+	if id != "" && !ValidEventID(id) {
+		return nil, invalid("eventID %s is not a GUID like 3038ebd2-c98a-4c65-9b6e-e22506292313", quote(id))
+	}
 	if id == "" {
 		// The oldest records have no eventID. Derive one from the bytes, so
 		// that ingesting the same file twice still adds nothing.
@@ -191,15 +219,6 @@ func Parse(raw []byte, d Defaults) (*Envelope, error) {
 
 // TimeFormat is how CloudTrail writes eventTime.
 const TimeFormat = "2006-01-02T15:04:05Z"
-
-// ParseTime reads an eventTime: ISO 8601 in UTC, with or without fractions.
-func ParseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return t.UTC(), nil
-}
 
 func validVersion(v string) bool {
 	switch v {

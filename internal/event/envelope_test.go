@@ -42,7 +42,7 @@ func TestParseFillsWhatOldRecordsLack(t *testing.T) {
 }
 
 func TestParseKeepsCompleteRecordsByteForByte(t *testing.T) {
-	raw := `{"eventVersion":"1.11","eventTime":"2026-01-02T03:04:05Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"eu-west-1","eventID":"e1","readOnly":true,"managementEvent":false,"eventCategory":"Data","recipientAccountId":"111122223333","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/R/sess"}}`
+	raw := `{"eventVersion":"1.11","eventTime":"2026-01-02T03:04:05Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"eu-west-1","eventID":"3038ebd2-c98a-4c65-9b6e-e22506292313","readOnly":true,"managementEvent":false,"eventCategory":"Data","recipientAccountId":"111122223333","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/R/sess"}}`
 	e, err := Parse([]byte(raw), Defaults{})
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func TestParseKeepsCompleteRecordsByteForByte(t *testing.T) {
 
 func TestParseEveryEventVersion(t *testing.T) {
 	for _, v := range []string{"1.0", "1.01", "1.02", "1.03", "1.04", "1.05", "1.06", "1.07", "1.08", "1.09", "1.10", "1.11"} {
-		raw := `{"eventVersion":"` + v + `","eventTime":"2020-01-01T00:00:00Z","eventSource":"iam.amazonaws.com","eventName":"ListUsers","awsRegion":"us-east-1","recipientAccountId":"111122223333","eventID":"x"}`
+		raw := `{"eventVersion":"` + v + `","eventTime":"2020-01-01T00:00:00Z","eventSource":"iam.amazonaws.com","eventName":"ListUsers","awsRegion":"us-east-1","recipientAccountId":"111122223333","eventID":"6f3c1a4e-9b1d-4c2e-8f0a-1b2c3d4e5f60"}`
 		if _, err := Parse([]byte(raw), Defaults{}); err != nil {
 			t.Errorf("eventVersion %s: %v", v, err)
 		}
@@ -88,7 +88,7 @@ func TestParseRejects(t *testing.T) {
 		"no name":          {with("eventName", nil), "eventName is missing"},
 		"no region":        {with("awsRegion", nil), "awsRegion is missing"},
 		"no time":          {with("eventTime", nil), "eventTime is missing"},
-		"bad time":         {with("eventTime", "yesterday"), "not an ISO 8601"},
+		"bad time":         {with("eventTime", "yesterday"), "not a UTC time"},
 		"bad account":      {with("recipientAccountId", "12"), "not a 12-digit"},
 		"bad readOnly":     {with("readOnly", "maybe"), "not valid JSON"},
 		"too large":        {with("requestParameters", map[string]string{"x": strings.Repeat("a", MaxRecordSize)}), "the limit is 262144 bytes"},
@@ -103,7 +103,7 @@ func TestParseRejects(t *testing.T) {
 }
 
 func TestParseTakesLogstashTimestamp(t *testing.T) {
-	raw := `{"eventVersion":"1.05","@timestamp":"2020-09-14T01:19:40.123Z","eventSource":"s3.amazonaws.com","eventName":"ListObjects","awsRegion":"us-east-1","recipientAccountId":"111122223333","eventID":"x"}`
+	raw := `{"eventVersion":"1.05","@timestamp":"2020-09-14T01:19:40.123Z","eventSource":"s3.amazonaws.com","eventName":"ListObjects","awsRegion":"us-east-1","recipientAccountId":"111122223333","eventID":"6f3c1a4e-9b1d-4c2e-8f0a-1b2c3d4e5f60"}`
 	e, err := Parse([]byte(raw), Defaults{})
 	if err != nil {
 		t.Fatal(err)

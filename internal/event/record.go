@@ -71,6 +71,9 @@ type UserIdentity struct {
 	InvokedByDelegate json.RawMessage `json:"invokedByDelegate,omitempty"`
 	OnBehalfOf        json.RawMessage `json:"onBehalfOf,omitempty"`
 	InScopeOf         json.RawMessage `json:"inScopeOf,omitempty"`
+
+	// dupAccount marks an accountId given twice, which Parse refuses.
+	dupAccount bool
 }
 
 // SessionContext is userIdentity.sessionContext.

@@ -21,11 +21,46 @@ type fixture struct {
 	search  *Searcher
 	events  []*event.Envelope
 	seqs    []uint64
+	batch   func() int // the size of the next index batch
 }
 
 // newFixture stores n random envelopes over a few accounts, regions,
 // names and users, with many events sharing a second, and indexes them.
-func newFixture(t *testing.T, n int, retention time.Duration, now time.Time) *fixture {
+func newFixture(t testing.TB, n int, retention time.Duration, now time.Time) *fixture {
+	t.Helper()
+	rng := rand.New(rand.NewSource(42))
+	base := now.Add(-48 * time.Hour)
+	events := make([]*event.Envelope, n)
+	for i := range events {
+		e := &event.Envelope{
+			EventID:     fmt.Sprintf("id-%05d", i),
+			EventTime:   base.Add(time.Duration(rng.Intn(48*3600)) * time.Second / 20 * 20), // clustered seconds
+			EventName:   []string{"RunInstances", "DescribeInstances", "ConsoleLogin", "GetObject"}[rng.Intn(4)],
+			EventSource: []string{"ec2.amazonaws.com", "signin.amazonaws.com"}[rng.Intn(2)],
+			AccountID:   []string{"111111111111", "222222222222"}[rng.Intn(2)],
+			Region:      []string{"us-east-1", "eu-west-1"}[rng.Intn(2)],
+			ReadOnly:    rng.Intn(2) == 0,
+			Category:    []event.Category{event.Management, event.Management, event.Management, event.Data, event.Insight}[rng.Intn(5)],
+			Username:    fmt.Sprintf("user%d", rng.Intn(5)),
+			AccessKeyID: fmt.Sprintf("AKIA%d", rng.Intn(7)),
+			Raw:         []byte(`{}`),
+		}
+		if rng.Intn(4) == 0 {
+			// Records from outside AWS may carry fractions of a second.
+			e.EventTime = e.EventTime.Add(time.Duration(rng.Int63n(int64(time.Second))))
+		}
+		if rng.Intn(3) == 0 {
+			e.Resources = []event.Resource{{Type: "AWS::EC2::Instance", Name: fmt.Sprintf("i-%d", rng.Intn(9))}, {Type: "AWS::EC2::Instance", Name: "i-shared\x00x"}}
+		}
+		events[i] = e
+	}
+	// Index in uneven batches, as a live indexer would.
+	return newFixtureOf(t, events, retention, now, func() int { return 1 + rng.Intn(700) })
+}
+
+// newFixtureOf appends events to a new ledger and indexes them in batches
+// whose sizes batch draws.
+func newFixtureOf(t testing.TB, events []*event.Envelope, retention time.Duration, now time.Time, batch func() int) *fixture {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ldb, err := store.Open(t.TempDir(), store.Options{})
@@ -51,61 +86,56 @@ func newFixture(t *testing.T, n int, retention time.Duration, now time.Time) *fi
 	go func() { l.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	rng := rand.New(rand.NewSource(42))
-	f := &fixture{ledger: l}
-	base := now.Add(-48 * time.Hour)
-	var entries []ledger.Entry
-	for i := range n {
-		e := &event.Envelope{
-			EventID:     fmt.Sprintf("id-%05d", i),
-			EventTime:   base.Add(time.Duration(rng.Intn(48*3600)) * time.Second / 20 * 20), // clustered seconds
-			EventName:   []string{"RunInstances", "DescribeInstances", "ConsoleLogin", "GetObject"}[rng.Intn(4)],
-			EventSource: []string{"ec2.amazonaws.com", "signin.amazonaws.com"}[rng.Intn(2)],
-			AccountID:   []string{"111111111111", "222222222222"}[rng.Intn(2)],
-			Region:      []string{"us-east-1", "eu-west-1"}[rng.Intn(2)],
-			ReadOnly:    rng.Intn(2) == 0,
-			Category:    []event.Category{event.Management, event.Management, event.Management, event.Data, event.Insight}[rng.Intn(5)],
-			Username:    fmt.Sprintf("user%d", rng.Intn(5)),
-			AccessKeyID: fmt.Sprintf("AKIA%d", rng.Intn(7)),
-			Raw:         []byte(`{}`),
+	f := &fixture{ledger: l, batch: batch}
+	f.indexer = NewIndexer(hdb, l, retention, quiet)
+	f.indexer.now = func() time.Time { return now }
+	f.search = NewSearcher(hdb, l, retention)
+	f.search.now = func() time.Time { return now }
+	f.appendAndIndex(t, events)
+	return f
+}
+
+// appendAndIndex appends events to the fixture's ledger and indexes them.
+func (f *fixture) appendAndIndex(t testing.TB, events []*event.Envelope) {
+	t.Helper()
+	const appendBatch = 8192
+	for i := 0; i < len(events); i += appendBatch {
+		var entries []ledger.Entry
+		for _, e := range events[i:min(i+appendBatch, len(events))] {
+			v, err := e.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries = append(entries, ledger.Entry{Account: e.AccountID, ID: e.EventID, Value: v})
 		}
-		if rng.Intn(3) == 0 {
-			e.Resources = []event.Resource{{Type: "AWS::EC2::Instance", Name: fmt.Sprintf("i-%d", rng.Intn(9))}, {Type: "AWS::EC2::Instance", Name: "i-shared\x00x"}}
-		}
-		v, err := e.MarshalBinary()
+		res, err := f.ledger.Append(context.Background(), entries)
 		if err != nil {
 			t.Fatal(err)
 		}
-		entries = append(entries, ledger.Entry{Account: e.AccountID, ID: e.EventID, Value: v})
-		f.events = append(f.events, e)
+		for _, r := range res {
+			f.seqs = append(f.seqs, r.Seq)
+		}
 	}
-	res, err := l.Append(context.Background(), entries)
+	f.events = append(f.events, events...)
+	cur, err := f.indexer.Position()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range res {
-		f.seqs = append(f.seqs, r.Seq)
-	}
-	f.indexer = NewIndexer(hdb, l, retention, quiet)
-	f.indexer.now = func() time.Time { return now }
-	// Index in uneven batches, as a live indexer would.
-	for cur := uint64(1); cur <= l.Last(); {
-		next, err := f.indexer.indexFrom(cur)
+	for cur++; cur <= f.ledger.Last(); {
+		next, err := f.indexer.indexFrom(cur, f.batch())
 		if err != nil {
 			t.Fatal(err)
 		}
 		cur = next
 	}
-	f.search = NewSearcher(hdb, l, retention)
-	f.search.now = func() time.Time { return now }
-	return f
 }
 
-// want is the brute-force answer: matching events, newest first.
+// want is the brute-force answer: matching events, newest second first,
+// newest recorded first within a second; an event's time is its second's.
 func (f *fixture) want(q Query, cutoff time.Time) []string {
 	type hit struct {
 		id  string
-		t   time.Time
+		sec time.Time
 		seq uint64
 	}
 	var hits []hit
@@ -117,17 +147,18 @@ func (f *fixture) want(q Query, cutoff time.Time) []string {
 		if e.AccountID != q.AccountID || e.Region != q.Region || e.Category != cat {
 			continue
 		}
-		if q.Start != nil && e.EventTime.Before(*q.Start) || q.End != nil && e.EventTime.After(*q.End) || e.EventTime.Before(cutoff) {
+		sec := e.EventTime.Truncate(time.Second)
+		if q.Start != nil && sec.Before(*q.Start) || q.End != nil && sec.After(*q.End) || sec.Before(cutoff) {
 			continue
 		}
 		if !matches(e, q.Attr, q.Value) {
 			continue
 		}
-		hits = append(hits, hit{e.EventID, e.EventTime, f.seqs[i]})
+		hits = append(hits, hit{e.EventID, sec, f.seqs[i]})
 	}
 	sort.Slice(hits, func(i, j int) bool {
-		if !hits[i].t.Equal(hits[j].t) {
-			return hits[i].t.After(hits[j].t)
+		if !hits[i].sec.Equal(hits[j].sec) {
+			return hits[i].sec.After(hits[j].sec)
 		}
 		return hits[i].seq > hits[j].seq
 	})
@@ -297,24 +328,44 @@ func TestRetentionHidesAndPrunesOldEvents(t *testing.T) {
 	}
 }
 
-func TestPostingsRoundTrip(t *testing.T) {
+func TestChunkRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	for range 200 {
-		ps := make([]posting, 1+rng.Intn(50))
-		for i := range ps {
-			ps[i] = posting{t: rng.Int63n(1e18) - 5e17, seq: rng.Uint64()}
+		seqs := make([]uint64, 1+rng.Intn(chunkSize))
+		next := 1 + uint64(rng.Int63n(1<<40))
+		for i := range seqs {
+			seqs[i] = next
+			next += 1 + uint64(rng.Intn(3000))
 		}
-		enc := encodePostings(nil, ps) // sorts ps newest first
-		got, err := decodePostings(nil, enc)
-		if err != nil {
-			t.Fatal(err)
+		r := newChunkReader(encodeChunk(nil, seqs))
+		for i := len(seqs) - 1; i >= 0; i-- {
+			got, ok := r.next()
+			if !ok || got != seqs[i] {
+				t.Fatalf("entry %d: got %d %v, want %d (err %v)", i, got, ok, seqs[i], r.err)
+			}
 		}
-		if fmt.Sprint(got) != fmt.Sprint(ps) {
-			t.Fatalf("round trip: %v != %v", got, ps)
+		if _, ok := r.next(); ok || r.err != nil {
+			t.Fatalf("past the end: %v %v", ok, r.err)
 		}
 	}
-	if _, err := decodePostings(nil, []byte{5, 1}); err == nil {
-		t.Fatal("truncated postings decoded without error")
+	for name, v := range map[string][]byte{
+		"empty":       {},
+		"no entries":  {0},
+		"truncated":   {5, 1},
+		"zero seq":    {1, 0},
+		"zero step":   {2, 9, 0},
+		"step past 1": {2, 9, 9},
+		"huge count":  {0xff, 0xff, 0xff, 0xff, 0x0f, 1},
+	} {
+		r := newChunkReader(v)
+		for {
+			if _, ok := r.next(); !ok {
+				break
+			}
+		}
+		if r.err == nil {
+			t.Errorf("%s: decoded without error", name)
+		}
 	}
 }
 

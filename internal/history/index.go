@@ -2,12 +2,20 @@
 // lookups themselves.
 //
 // The indexer is a ledger consumer. For every management and insight event
-// it writes one key per lookup attribute value into its own Pebble database,
-// ordered newest first, together with its cursor in the same batch. That
-// database runs without a write-ahead log: after a crash it comes back as a
-// consistent earlier state and the indexer replays the ledger from its
-// cursor, rewriting identical keys. Records themselves stay in the ledger;
-// an index key only names a sequence number.
+// it adds the event's sequence number to a posting list per lookup attribute
+// value and second of eventTime in its own Pebble database, together with
+// its cursor in the same batch. That database runs without a write-ahead
+// log: after a crash it comes back as a consistent earlier state and the
+// indexer replays the ledger from its cursor, rewriting identical keys.
+// Records themselves stay in the ledger; an index key only names sequence
+// numbers.
+//
+// Event history orders and filters events by the second their eventTime
+// falls in (CloudTrail writes whole seconds), and within a second newest
+// recorded first. Under that order every posting list is a run of
+// consecutive positions, so a page seeks to where it starts and reads at
+// most one list it does not return: its cost does not depend on how many
+// events share a second.
 package history
 
 import (
@@ -16,7 +24,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -66,12 +73,63 @@ type Indexer struct {
 	log       *slog.Logger
 	retention time.Duration
 	now       func() time.Time
+	openErr   error // from NewIndexer's format check
 }
 
 // NewIndexer returns an indexer writing to db (a database of its own).
-// retention 0 keeps events forever.
+// retention 0 keeps events forever. An index of an older format is
+// emptied here, before anything reads it, and Run rebuilds it from the
+// ledger; if that fails, Run returns the error.
 func NewIndexer(db *pebble.DB, l *ledger.Ledger, retention time.Duration, log *slog.Logger) *Indexer {
-	return &Indexer{db: db, ledger: l, log: log, retention: retention, now: time.Now}
+	x := &Indexer{db: db, ledger: l, log: log, retention: retention, now: time.Now}
+	had, err := ledger.ReadCursor(db, cursorName)
+	if err == nil {
+		var reset bool
+		if reset, err = ensureFormat(db); reset && had > 0 {
+			log.Info("history index format changed; rebuilding it from the ledger", "indexed", had)
+		}
+	}
+	x.openErr = err
+	return x
+}
+
+// indexFormat is the layout of the index keys and values. The index is
+// derived from the ledger, so a database of another format is emptied and
+// rebuilt rather than converted.
+const indexFormat = 2
+
+// formatKey holds indexFormat; it sorts after every index and cursor key.
+var formatKey = []byte("\xffformat")
+
+// ensureFormat empties db unless it holds indexes of indexFormat, and
+// reports whether it did.
+func ensureFormat(db *pebble.DB) (bool, error) {
+	v, c, err := db.Get(formatKey)
+	switch {
+	case err == nil:
+		current := len(v) == 1 && v[0] == indexFormat
+		c.Close()
+		if current {
+			return false, nil
+		}
+	case !errors.Is(err, pebble.ErrNotFound):
+		return false, fmt.Errorf("history index format: %w", err)
+	}
+	b := db.NewBatch()
+	defer b.Close()
+	// The cursor goes too: the indexer starts again from the ledger's start.
+	if err := b.DeleteRange([]byte{0}, []byte{0xff}, nil); err != nil {
+		return false, err
+	}
+	if err := b.Set(formatKey, []byte{indexFormat}, nil); err != nil {
+		return false, err
+	}
+	// Like every write here, unsynced: if a crash loses it, the old index
+	// is still without formatKey and is emptied again at the next start.
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return false, fmt.Errorf("history index format: %w", err)
+	}
+	return true, nil
 }
 
 // Position returns the last ledger sequence number indexed.
@@ -82,6 +140,9 @@ func (x *Indexer) Position() (uint64, error) {
 // Run indexes new ledger entries as they arrive, and prunes expired ones,
 // until ctx ends.
 func (x *Indexer) Run(ctx context.Context) error {
+	if x.openErr != nil {
+		return x.openErr
+	}
 	cursor, err := ledger.ReadCursor(x.db, cursorName)
 	if err != nil {
 		return fmt.Errorf("history cursor: %w", err)
@@ -106,7 +167,7 @@ func (x *Indexer) Run(ctx context.Context) error {
 	for {
 		changed := x.ledger.Changed()
 		for cursor < x.ledger.Last() {
-			next, err := x.indexFrom(cursor + 1)
+			next, err := x.indexFrom(cursor+1, scanBatch)
 			if err != nil {
 				return err
 			}
@@ -120,29 +181,30 @@ func (x *Indexer) Run(ctx context.Context) error {
 	}
 }
 
-// indexFrom indexes one batch of ledger entries starting at seq from and
-// returns the sequence number to continue from.
+// indexFrom indexes one batch of at most limit ledger entries starting at
+// seq from and returns the sequence number to continue from.
 //
 // Index keys are posting lists: one key per (attribute value, second of
-// eventTime, batch) holding every event of the batch with that value in that
-// second. A busy value thus costs one key per second instead of one per
-// event, which is most of the indexer's write volume.
-func (x *Indexer) indexFrom(from uint64) (uint64, error) {
+// eventTime, chunk) holding at most chunkSize sequence numbers of events
+// with that value in that second. A busy value thus costs one key per
+// chunkSize events instead of one per event, which is most of the
+// indexer's write volume, and a reader never decodes more than one chunk
+// it does not return.
+func (x *Indexer) indexFrom(from uint64, limit int) (uint64, error) {
 	var e event.Envelope
 	cutoff := x.cutoff()
-	lists := map[string][]posting{}
-	next, err := x.ledger.Scan(from, scanBatch, func(seq uint64, v []byte) error {
+	lists := map[string][]uint64{}
+	next, err := x.ledger.Scan(from, limit, func(seq uint64, v []byte) error {
 		if err := e.UnmarshalBinary(v); err != nil {
 			return fmt.Errorf("ledger entry %d: %w", seq, err)
 		}
 		if !indexed(&e) || e.EventTime.Before(cutoff) {
 			return nil
 		}
-		p := posting{t: e.EventTime.UnixNano(), seq: seq}
-		sec := bucketOf(p.t)
+		sec := bucketOf(e.EventTime.UnixNano())
 		return eachPrefix(&e, func(prefix []byte) error {
 			k := string(appendBucket(prefix, sec))
-			lists[k] = append(lists[k], p)
+			lists[k] = append(lists[k], seq)
 			return nil
 		})
 	})
@@ -152,12 +214,18 @@ func (x *Indexer) indexFrom(from uint64) (uint64, error) {
 	b := x.db.NewBatch()
 	defer b.Close()
 	var key, val []byte
-	batchID := ^from
-	for k, ps := range lists {
-		key = binary.BigEndian.AppendUint64(append(key[:0], k...), batchID)
-		val = encodePostings(val[:0], ps)
-		if err := b.Set(key, val, nil); err != nil {
-			return from, err
+	for k, seqs := range lists {
+		// seqs ascend; batches never overlap, so chunks of one key never
+		// overlap either, and their keys order them newest first.
+		for len(seqs) > 0 {
+			n := min(len(seqs), chunkSize)
+			chunk := seqs[:n]
+			seqs = seqs[n:]
+			key = appendChunkID(append(key[:0], k...), chunk[0])
+			val = encodeChunk(val[:0], chunk)
+			if err := b.Set(key, val, nil); err != nil {
+				return from, err
+			}
 		}
 	}
 	if err := ledger.SetCursor(b, cursorName, next-1); err != nil {
@@ -311,20 +379,6 @@ func indexKey(b []byte, c event.Category, account, region string, a AttrKey, val
 	return append(b, 0, 1)
 }
 
-// posting is one event in a posting list.
-type posting struct {
-	t   int64 // eventTime, Unix nanoseconds
-	seq uint64
-}
-
-// newer reports whether p comes before q in newest-first order.
-func (p posting) newer(q posting) bool {
-	if p.t != q.t {
-		return p.t > q.t
-	}
-	return p.seq > q.seq
-}
-
 // bucketOf is the second a time falls in.
 func bucketOf(ns int64) int64 {
 	s := ns / 1e9
@@ -339,60 +393,76 @@ func appendBucket(b []byte, sec int64) []byte {
 	return binary.BigEndian.AppendUint64(b, ^(uint64(sec) ^ (1 << 63)))
 }
 
-// encodePostings writes ps newest first: the first time and sequence in
-// full, then differences, which are small within one second.
-func encodePostings(b []byte, ps []posting) []byte {
-	sort.Slice(ps, func(i, j int) bool { return ps[i].newer(ps[j]) })
-	b = binary.AppendUvarint(b, uint64(len(ps)))
-	var prev posting
-	for i, p := range ps {
-		if i == 0 {
-			b = binary.AppendVarint(b, p.t)
-			b = binary.AppendUvarint(b, p.seq)
+// chunkSize is the most sequence numbers one index key holds: large enough
+// that a busy value's key overhead stays small, small enough that the one
+// chunk a page may read past its start costs little.
+const chunkSize = 64
+
+// appendChunkID appends the key suffix of a chunk whose oldest entry is
+// minSeq, so that newer chunks of a second sort first. A seek to
+// appendChunkID(s-1) lands on the first chunk holding anything older than
+// s: chunks of one key never overlap.
+func appendChunkID(b []byte, minSeq uint64) []byte {
+	return binary.BigEndian.AppendUint64(b, ^minSeq)
+}
+
+// encodeChunk writes ascending sequence numbers newest first: a count, the
+// newest in full, then the differences, which are small within a batch.
+func encodeChunk(b []byte, seqs []uint64) []byte {
+	b = binary.AppendUvarint(b, uint64(len(seqs)))
+	for i := len(seqs) - 1; i >= 0; i-- {
+		if i == len(seqs)-1 {
+			b = binary.AppendUvarint(b, seqs[i])
 		} else {
-			b = binary.AppendUvarint(b, uint64(prev.t-p.t))
-			b = binary.AppendVarint(b, int64(prev.seq-p.seq))
+			b = binary.AppendUvarint(b, seqs[i+1]-seqs[i])
 		}
-		prev = p
 	}
 	return b
 }
 
-// decodePostings appends the postings in v to ps.
-func decodePostings(ps []posting, v []byte) ([]posting, error) {
+// chunkReader decodes a chunk one sequence number at a time, newest first,
+// so that a page decodes only what it reads.
+type chunkReader struct {
+	v    []byte
+	left uint64
+	prev uint64
+	err  error
+}
+
+func newChunkReader(v []byte) chunkReader {
 	n, k := binary.Uvarint(v)
-	if k <= 0 || n > uint64(len(v)) {
-		return ps, errCorruptIndex
+	if k <= 0 || n == 0 || n > uint64(len(v)) {
+		return chunkReader{err: errCorruptIndex}
 	}
-	v = v[k:]
-	var prev posting
-	for i := uint64(0); i < n; i++ {
-		var p posting
-		if i == 0 {
-			t, k1 := binary.Varint(v)
-			if k1 <= 0 {
-				return ps, errCorruptIndex
-			}
-			seq, k2 := binary.Uvarint(v[k1:])
-			if k2 <= 0 {
-				return ps, errCorruptIndex
-			}
-			p, v = posting{t: t, seq: seq}, v[k1+k2:]
-		} else {
-			dt, k1 := binary.Uvarint(v)
-			if k1 <= 0 {
-				return ps, errCorruptIndex
-			}
-			ds, k2 := binary.Varint(v[k1:])
-			if k2 <= 0 {
-				return ps, errCorruptIndex
-			}
-			p, v = posting{t: prev.t - int64(dt), seq: prev.seq - uint64(ds)}, v[k1+k2:]
+	return chunkReader{v: v[k:], left: n}
+}
+
+// next returns the next sequence number; false at the end or on an error,
+// which err then holds.
+func (r *chunkReader) next() (uint64, bool) {
+	if r.left == 0 || r.err != nil {
+		return 0, false
+	}
+	d, k := binary.Uvarint(r.v)
+	if k <= 0 {
+		r.err = errCorruptIndex
+		return 0, false
+	}
+	r.v = r.v[k:]
+	seq := d
+	if r.prev != 0 {
+		if d == 0 || d >= r.prev {
+			r.err = errCorruptIndex
+			return 0, false
 		}
-		ps = append(ps, p)
-		prev = p
+		seq = r.prev - d
+	} else if d == 0 {
+		r.err = errCorruptIndex
+		return 0, false
 	}
-	return ps, nil
+	r.left--
+	r.prev = seq
+	return seq, true
 }
 
 var errCorruptIndex = errors.New("corrupt history index entry")

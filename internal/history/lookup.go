@@ -7,8 +7,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -47,15 +48,36 @@ type Searcher struct {
 	ledger    *ledger.Ledger
 	retention time.Duration
 	now       func() time.Time
+	openErr   error // from NewSearcher's format check
+
+	// decoded counts the index entries decoded, which is what a page's cost
+	// must stay proportional to.
+	decoded atomic.Uint64
 }
 
-// NewSearcher returns a searcher over the indexes in db (see Indexer).
+// NewSearcher returns a searcher over the indexes in db (see Indexer). An
+// index of an older format is emptied first, so it is never misread.
 func NewSearcher(db *pebble.DB, l *ledger.Ledger, retention time.Duration) *Searcher {
-	return &Searcher{db: db, ledger: l, retention: retention, now: time.Now}
+	_, err := ensureFormat(db)
+	return &Searcher{db: db, ledger: l, retention: retention, now: time.Now, openErr: err}
+}
+
+// position is an event's place in Event history's order: newest second
+// first, and within a second newest sequence number first.
+type position struct {
+	sec int64
+	seq uint64
 }
 
 // Lookup runs a query.
+//
+// Events are ordered and filtered by the second their eventTime falls in:
+// an event is in the window when the start of its second is. CloudTrail's
+// eventTime has whole seconds, for which this is the exact time.
 func (s *Searcher) Lookup(q Query) (Page, error) {
+	if s.openErr != nil {
+		return Page{}, s.openErr
+	}
 	if q.Start != nil && q.End != nil && q.Start.After(*q.End) {
 		return Page{}, ErrInvalidTimeRange
 	}
@@ -63,21 +85,15 @@ func (s *Searcher) Lookup(q Query) (Page, error) {
 		q.MaxResults = 50
 	}
 	binding := q.binding()
-	var after []byte
+	var after *position
 	if q.NextToken != "" {
 		pos, err := decodeToken(q.NextToken, binding)
 		if err != nil {
 			return Page{}, err
 		}
-		after = pos
+		after = &pos
 	}
-	start := q.Start
-	if s.retention > 0 {
-		cut := s.now().Add(-s.retention)
-		if start == nil || start.Before(cut) {
-			start = &cut
-		}
-	}
+	start := s.windowStart(q)
 	if q.Attr == AttrEventID {
 		return s.byEventID(q, start)
 	}
@@ -85,29 +101,39 @@ func (s *Searcher) Lookup(q Query) (Page, error) {
 	if q.Insight {
 		cat = event.Insight
 	}
-	var afterPos *posting
-	if after != nil {
-		p := posting{t: int64(binary.BigEndian.Uint64(after[:8])), seq: binary.BigEndian.Uint64(after[8:])}
-		afterPos = &p
-	}
 	prefix := indexKey(nil, cat, q.AccountID, q.Region, q.Attr, q.Value)
-	lower := append([]byte(nil), prefix...)
-	newest := int64(1<<63 - 1)
+	newest, oldest := int64(math.MaxInt64), int64(math.MinInt64)
 	if q.End != nil {
-		newest = q.End.UnixNano()
+		newest = bucketOf(q.End.UnixNano())
 	}
-	if afterPos != nil && afterPos.t < newest {
-		newest = afterPos.t
+	if start != nil {
+		oldest = ceilSecond(start.UnixNano())
 	}
-	if newest != 1<<63-1 {
-		lower = appendBucket(lower, bucketOf(newest))
+	if after != nil && after.sec < newest {
+		newest = after.sec
+	}
+	if oldest > newest {
+		return Page{}, nil
+	}
+	// The walk starts at the token's position, or at the window's newest
+	// second, and ends after the window's oldest one.
+	lower := append([]byte(nil), prefix...)
+	skipFrom := uint64(0) // within the token's second, skip seq >= skipFrom
+	switch {
+	case after != nil && after.sec == newest:
+		lower = appendBucket(lower, newest)
+		if after.seq == 0 {
+			lower = afterSecond(lower)
+		} else {
+			lower = appendChunkID(lower, after.seq-1)
+			skipFrom = after.seq
+		}
+	case newest != math.MaxInt64:
+		lower = appendBucket(lower, newest)
 	}
 	var upper []byte
-	oldest := int64(-1 << 63)
-	if start != nil {
-		oldest = start.UnixNano()
-		upper = appendBucket(append([]byte(nil), prefix...), bucketOf(oldest))
-		upper = append(upper, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0)
+	if oldest != math.MinInt64 {
+		upper = afterSecond(appendBucket(append([]byte(nil), prefix...), oldest))
 	} else {
 		upper = append(append([]byte(nil), prefix[:len(prefix)-1]...), prefix[len(prefix)-1]+1)
 	}
@@ -117,51 +143,38 @@ func (s *Searcher) Lookup(q Query) (Page, error) {
 	}
 	defer it.Close()
 
-	// Walk second by second; within a second, merge the posting lists of
-	// every batch and order them.
-	var page Page
-	var hits []posting
-	var bucket []posting
-	var curSec []byte
-	// newest already holds EndTime and the token's position, whichever
-	// comes first.
-	flush := func() {
-		sort.Slice(bucket, func(i, j int) bool { return bucket[i].newer(bucket[j]) })
-		for _, p := range bucket {
-			if p.t > newest || p.t < oldest {
-				continue
-			}
-			if afterPos != nil && !afterPos.newer(p) {
-				continue
-			}
-			hits = append(hits, p)
-		}
-		bucket = bucket[:0]
-	}
+	// Every chunk past the first is read only as far as the page needs, and
+	// all it yields belongs to the page: the key bounds did the filtering.
+	var hits []position
 	for ok := it.First(); ok && len(hits) <= q.MaxResults; ok = it.Next() {
 		k := it.Key()
-		sec := k[len(prefix) : len(prefix)+8]
-		if curSec != nil && !bytes.Equal(sec, curSec) {
-			flush()
+		if len(k) != len(prefix)+16 {
+			return Page{}, errCorruptIndex
 		}
-		curSec = append(curSec[:0], sec...)
-		if bucket, err = decodePostings(bucket, it.Value()); err != nil {
-			return Page{}, err
+		sec := int64(^binary.BigEndian.Uint64(k[len(prefix):]) ^ (1 << 63))
+		r := newChunkReader(it.Value())
+		for len(hits) <= q.MaxResults {
+			seq, ok := r.next()
+			if !ok {
+				break
+			}
+			s.decoded.Add(1)
+			if skipFrom != 0 && sec == newest && seq >= skipFrom {
+				continue
+			}
+			hits = append(hits, position{sec: sec, seq: seq})
+		}
+		if r.err != nil {
+			return Page{}, r.err
 		}
 	}
 	if err := it.Error(); err != nil {
 		return Page{}, err
 	}
-	if len(hits) <= q.MaxResults {
-		flush()
-	}
+	var page Page
 	if len(hits) > q.MaxResults {
-		last := hits[q.MaxResults-1]
-		var pos [16]byte
-		binary.BigEndian.PutUint64(pos[:8], uint64(last.t))
-		binary.BigEndian.PutUint64(pos[8:], last.seq)
-		page.NextToken = encodeToken(binding, pos[:])
 		hits = hits[:q.MaxResults]
+		page.NextToken = encodeToken(binding, hits[len(hits)-1])
 	}
 	page.Events = make([]*event.Envelope, len(hits))
 	seqs := make([]uint64, len(hits))
@@ -172,6 +185,33 @@ func (s *Searcher) Lookup(q Query) (Page, error) {
 		return Page{}, err
 	}
 	return page, nil
+}
+
+// windowStart is the query's StartTime, moved up to the retention's start.
+func (s *Searcher) windowStart(q Query) *time.Time {
+	start := q.Start
+	if s.retention > 0 {
+		cut := s.now().Add(-s.retention)
+		if start == nil || start.Before(cut) {
+			start = &cut
+		}
+	}
+	return start
+}
+
+// ceilSecond is the first second starting at or after ns.
+func ceilSecond(ns int64) int64 {
+	s := bucketOf(ns)
+	if ns%1e9 != 0 {
+		s++
+	}
+	return s
+}
+
+// afterSecond appends to a key ending in a second what sorts after every
+// chunk of that second.
+func afterSecond(b []byte) []byte {
+	return append(b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0)
 }
 
 // fetchers is how many reads of one page run at once: the records of a
@@ -221,8 +261,9 @@ func (s *Searcher) byEventID(q Query, start *time.Time) (Page, error) {
 	if q.Insight {
 		want = event.Insight
 	}
+	sec := bucketOf(e.EventTime.UnixNano())
 	if e.Region != q.Region || e.Category != want ||
-		(start != nil && e.EventTime.Before(*start)) || (q.End != nil && e.EventTime.After(*q.End)) {
+		(start != nil && sec < ceilSecond(start.UnixNano())) || (q.End != nil && sec > bucketOf(q.End.UnixNano())) {
 		return Page{}, nil
 	}
 	return Page{Events: []*event.Envelope{e}}, nil
@@ -243,23 +284,35 @@ func (q Query) binding() []byte {
 	return h.Sum(nil)[:12]
 }
 
-const tokenVersion = 1
+// Token versions: 1 named (eventTime in nanoseconds, sequence number),
+// from before events were ordered by the second; 2 names (second, sequence
+// number). Both continue the same place for events of whole seconds.
+const (
+	tokenV1 = 1
+	tokenV2 = 2
+)
 
-func encodeToken(binding, pos []byte) string {
-	b := make([]byte, 0, 1+len(binding)+len(pos))
-	b = append(b, tokenVersion)
+func encodeToken(binding []byte, pos position) string {
+	b := make([]byte, 0, 1+len(binding)+16)
+	b = append(b, tokenV2)
 	b = append(b, binding...)
-	b = append(b, pos...)
+	b = binary.BigEndian.AppendUint64(b, uint64(pos.sec))
+	b = binary.BigEndian.AppendUint64(b, pos.seq)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func decodeToken(tok string, binding []byte) ([]byte, error) {
+func decodeToken(tok string, binding []byte) (position, error) {
 	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(b) != 1+len(binding)+16 || b[0] != tokenVersion {
-		return nil, ErrInvalidNextToken
+	if err != nil || len(b) != 1+len(binding)+16 || (b[0] != tokenV1 && b[0] != tokenV2) {
+		return position{}, ErrInvalidNextToken
 	}
 	if !bytes.Equal(b[1:1+len(binding)], binding) {
-		return nil, ErrInvalidNextToken
+		return position{}, ErrInvalidNextToken
 	}
-	return b[1+len(binding):], nil
+	pos := b[1+len(binding):]
+	p := position{sec: int64(binary.BigEndian.Uint64(pos[:8])), seq: binary.BigEndian.Uint64(pos[8:])}
+	if b[0] == tokenV1 {
+		p.sec = bucketOf(p.sec)
+	}
+	return p, nil
 }

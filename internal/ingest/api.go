@@ -77,7 +77,8 @@ func PutEventsOp(l Appender) awsapi.Op {
 			resp := PutEventsResponse{Failed: []Failure{}}
 			entries := make([]ledger.Entry, 0, len(records))
 			for i, raw := range records {
-				e, err := event.Parse(raw, event.Defaults{AccountID: def})
+				// splitRequest validated the body, and so each record.
+				e, err := event.ParseValidated(raw, event.Defaults{AccountID: def})
 				if err != nil {
 					resp.Failed = append(resp.Failed, Failure{Index: i, ErrorCode: CodeInvalidRecord, ErrorMessage: recordMessage(err)})
 					continue

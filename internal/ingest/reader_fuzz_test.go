@@ -12,10 +12,10 @@ import (
 	"github.com/cairn-audit/cairn/internal/safeio/safeiotest"
 )
 
-// FuzzRead reads arbitrary bytes, as they are and gzipped, within small
+// FuzzReadWithin reads arbitrary bytes, as they are and gzipped, within small
 // limits: no panic, never more records than the limit, the same records
 // either way, and a log file accepted only if it is JSON.
-func FuzzRead(f *testing.F) {
+func FuzzReadWithin(f *testing.F) {
 	f.Add([]byte(`{"Records":[{"eventVersion":"1.08"},{}]}`))
 	f.Add([]byte(`[{"EventId":"x","CloudTrailEvent":"{\"a\":1}"},{}]`))
 	f.Add([]byte("{\"a\":1}\n{\"b\":2}\n[{}]\n"))

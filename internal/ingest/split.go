@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 
-	"github.com/valyala/fastjson"
+	"github.com/cairn-audit/cairn/internal/event"
 )
 
 // errNotObject is returned for a body that is valid JSON but not an object.
@@ -17,7 +17,7 @@ var errNotObject = errors.New("the request body must be a JSON object")
 // the body plus one per record.
 func splitRequest(body []byte) (PutEventsRequest, [][]byte, error) {
 	var req PutEventsRequest
-	if err := fastjson.ValidateBytes(body); err != nil {
+	if err := event.ValidateJSON(body); err != nil {
 		return req, nil, err
 	}
 	i := skipSpace(body, 0)

@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/valyala/fastjson"
-
+	"github.com/cairn-audit/cairn/internal/event"
 	"github.com/cairn-audit/cairn/internal/safeio"
 )
 
 // recordReader cuts records out of a stream of JSON as it comes, holding
 // one value at a time: a record, or a member of a document that is not
-// its records. Each value is validated before it is taken.
+// its records. Each value is checked to be strict JSON before it is taken.
 type recordReader struct {
 	w    window
 	lim  safeio.Limits
@@ -283,7 +282,7 @@ func (w *window) value() ([]byte, error) {
 	for {
 		if end, ok := valueEnd(w.buf, w.pos, w.eof); ok {
 			v := w.buf[w.pos:end]
-			if err := fastjson.ValidateBytes(v); err != nil {
+			if err := event.ValidateJSON(v); err != nil {
 				return nil, fmt.Errorf("invalid JSON at byte %d: %w", w.read+int64(w.pos), err)
 			}
 			w.pos = end

@@ -13,7 +13,7 @@ import (
 )
 
 type apiFixture struct {
-	t     *testing.T
+	t     testing.TB
 	a     *API
 	pos   uint64
 	clock time.Time

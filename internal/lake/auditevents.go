@@ -50,7 +50,7 @@ var (
 // from outside AWS, put through a channel into its event data stores.
 type AuditEvents struct {
 	Channels *ChannelAPI
-	DB       *DB
+	DBs      *Databases
 	Now      func() time.Time
 }
 
@@ -95,6 +95,60 @@ func (p *AuditEvents) put(ctx context.Context, c *awsapi.Call) (any, error) {
 		}
 		return nil, dataError(CodeDataChannelNotFound, "The channel "+ref+" was not found.")
 	}
+	events, err := decodeAuditEvents(c)
+	if err != nil {
+		return nil, err
+	}
+	var stores []*EventDataStore
+	for _, d := range ch.Destinations {
+		id, _, _, ok := ParseRef(d.Location)
+		if !ok {
+			continue
+		}
+		// Only the channel owner's stores take its events.
+		s, ok := p.Channels.API.Stores.Get(id)
+		if !ok || s.Status == StatusPendingDeletion || s.Account != ch.Account {
+			continue
+		}
+		stores = append(stores, s)
+	}
+	if len(stores) == 0 {
+		return nil, dataError(CodeDataUnsupportedSchema, "The channel "+ch.ARN()+" has no event data store that takes its events.")
+	}
+
+	now := p.now().UTC()
+	out, err := checkAuditEvents(events, ch, c.Region, now, uuid.NewString)
+	if err != nil {
+		return nil, err
+	}
+	if len(out.records) > 0 {
+		// Every destination has the events, committed, before the
+		// answer names them.
+		for _, s := range stores {
+			db, err := p.DBs.For(ctx, s.Account)
+			if err != nil {
+				return nil, err
+			}
+			if err := db.EnsureStore(ctx, s); err != nil {
+				return nil, err
+			}
+			if err := db.Append(ctx, s.Table(), out.records); err != nil {
+				p.Channels.Channels.Ingested(ch.ID, now, out.lastID, EventInternalFailure, false)
+				return nil, err
+			}
+		}
+	}
+	code := ""
+	if len(out.Failed) > 0 {
+		code = out.Failed[len(out.Failed)-1].ErrorCode
+	}
+	p.Channels.Channels.Ingested(ch.ID, now, out.lastID, code, len(out.records) > 0)
+	return out, nil
+}
+
+// decodeAuditEvents reads a PutAuditEvents body: 1 to 100 events in at
+// most 1 MB, each with an id unique in the call.
+func decodeAuditEvents(c *awsapi.Call) ([]auditEvent, error) {
 	if len(c.Body) > maxAuditEventsBytes {
 		return nil, awsapi.Errorf(awsapi.CodeValidation, "The request is larger than 1 MB.")
 	}
@@ -117,62 +171,37 @@ func (p *AuditEvents) put(ctx context.Context, c *awsapi.Call) (any, error) {
 		}
 		seen[e.ID] = true
 	}
-	var stores []*EventDataStore
-	for _, d := range ch.Destinations {
-		id, _, _, ok := ParseRef(d.Location)
-		if !ok {
-			continue
-		}
-		s, ok := p.Channels.API.Stores.Get(id)
-		if !ok || s.Status == StatusPendingDeletion {
-			continue
-		}
-		stores = append(stores, s)
-	}
-	if len(stores) == 0 {
-		return nil, dataError(CodeDataUnsupportedSchema, "The channel "+ch.ARN()+" has no event data store that takes its events.")
-	}
+	return req.AuditEvents, nil
+}
 
-	now := p.now().UTC()
-	out := struct {
-		Successful []auditSuccess `json:"successful"`
-		Failed     []auditFailure `json:"failed"`
-	}{Successful: []auditSuccess{}, Failed: []auditFailure{}}
-	var records []json.RawMessage
-	var lastID string
-	for _, e := range req.AuditEvents {
-		rec, code, msg := envelope(e, ch, c.Region, now)
+// auditBatch is what the events of one call become: the records to add,
+// and the answer.
+type auditBatch struct {
+	Successful []auditSuccess `json:"successful"`
+	Failed     []auditFailure `json:"failed"`
+	records    []json.RawMessage
+	lastID     string
+}
+
+// checkAuditEvents checks each event on its own and wraps each that
+// passes, under an event ID from newID.
+func checkAuditEvents(events []auditEvent, ch *Channel, region string, now time.Time, newID func() string) (*auditBatch, error) {
+	out := &auditBatch{Successful: []auditSuccess{}, Failed: []auditFailure{}}
+	for _, e := range events {
+		rec, code, msg := envelope(e, ch, region, now)
 		if code != "" {
 			out.Failed = append(out.Failed, auditFailure{ID: e.ID, ErrorCode: code, ErrorMessage: msg})
 			continue
 		}
-		eventID := uuid.NewString()
+		eventID := newID()
 		b, err := json.Marshal(withID(rec, eventID))
 		if err != nil {
 			return nil, err
 		}
-		records = append(records, b)
+		out.records = append(out.records, b)
 		out.Successful = append(out.Successful, auditSuccess{ID: e.ID, EventID: eventID})
-		lastID = eventID
+		out.lastID = eventID
 	}
-	if len(records) > 0 {
-		// Every destination has the events, committed, before the
-		// answer names them.
-		for _, s := range stores {
-			if err := p.DB.EnsureStore(ctx, s); err != nil {
-				return nil, err
-			}
-			if err := p.DB.Append(ctx, s.Table(), records); err != nil {
-				p.Channels.Channels.Ingested(ch.ID, now, lastID, EventInternalFailure, false)
-				return nil, err
-			}
-		}
-	}
-	code := ""
-	if len(out.Failed) > 0 {
-		code = out.Failed[len(out.Failed)-1].ErrorCode
-	}
-	p.Channels.Channels.Ingested(ch.ID, now, lastID, code, len(records) > 0)
 	return out, nil
 }
 

@@ -7,8 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,8 +26,14 @@ import (
 // stagingTable holds records on their way into a store's table.
 const stagingTable = "lake_staging"
 
-// DB is the DuckDB database that holds every event data store's events,
-// one table per store, and how far each store has ingested the ledger.
+// DB is the DuckDB database of one account: the tables of every event
+// data store the account owns (an organization store, which takes its
+// members' events too, is its management account's), how far each store
+// has ingested the ledger, and nothing else. Users' queries run on it
+// and can reach nothing outside it: each account's database is a DuckDB
+// instance of its own, with its own file, connections, memory and
+// threads, so no name a query could write, however spelt, is another
+// account's table.
 type DB struct {
 	db *sql.DB
 	// mu orders writes: records are added (each in a transaction of its
@@ -36,8 +46,67 @@ type DB struct {
 
 	ready sync.Map // tables Ensure has made or found, to spare queries the catalog lock
 
-	exportDir string // where exports are written first; "" in memory
-	path      string // the database file; "" in memory
+	path string // the database file; "" in memory
+	// running holds a token for each of the account's queries that is
+	// running: the others wait, QUEUED.
+	running chan struct{}
+}
+
+// DBOptions are the limits of each account's database (DuckDB settings
+// of its instance) and of its queries.
+type DBOptions struct {
+	// MemoryLimit is DuckDB's memory_limit, e.g. "1GiB".
+	MemoryLimit string
+	// Threads is DuckDB's threads: how many cores one account's queries
+	// may keep busy.
+	Threads int
+	// MaxTempDirectorySize is DuckDB's max_temp_directory_size: how much
+	// a query may spill to disk.
+	MaxTempDirectorySize string
+	// RunningQueries is how many of an account's queries run at once;
+	// the others wait QUEUED (up to MaxConcurrentQueries queued or
+	// running, as Lake allows).
+	RunningQueries int
+}
+
+// DefaultDBOptions are the limits cairn runs with: each account gets half
+// the machine's cores at most (at least one) and 1 GiB of memory, and
+// runs as many queries at once as it has threads.
+func DefaultDBOptions() DBOptions {
+	threads := max(1, runtime.NumCPU()/2)
+	return DBOptions{MemoryLimit: "1GiB", Threads: threads, MaxTempDirectorySize: "10GiB", RunningQueries: threads}
+}
+
+// Validate checks the options.
+func (o DBOptions) Validate() error {
+	if o.Threads < 1 || o.RunningQueries < 1 || o.RunningQueries > MaxConcurrentQueries {
+		return fmt.Errorf("lake database options: threads must be at least 1, running queries 1 to %d", MaxConcurrentQueries)
+	}
+	if !sizePattern.MatchString(o.MemoryLimit) || !sizePattern.MatchString(o.MaxTempDirectorySize) {
+		return fmt.Errorf("lake database options: sizes are like 512MiB or 2GB, not %q and %q", o.MemoryLimit, o.MaxTempDirectorySize)
+	}
+	return nil
+}
+
+var sizePattern = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
+
+// settings are the DuckDB settings of a database with these limits,
+// which may read and write files only in dirs (none for an account's
+// database), and whose configuration nothing can change afterwards.
+func (o DBOptions) settings(dirs ...string) []string {
+	quoted := make([]string, len(dirs))
+	for i, d := range dirs {
+		quoted[i] = "'" + strings.ReplaceAll(d, "'", "''") + "'"
+	}
+	return []string{
+		`SET GLOBAL TimeZone = 'UTC'`,
+		`SET GLOBAL memory_limit = '` + o.MemoryLimit + `'`,
+		`SET GLOBAL threads = ` + strconv.Itoa(o.Threads),
+		`SET GLOBAL max_temp_directory_size = '` + o.MaxTempDirectorySize + `'`,
+		`SET GLOBAL allowed_directories = [` + strings.Join(quoted, ", ") + `]`,
+		`SET GLOBAL enable_external_access = false`,
+		`SET GLOBAL lock_configuration = true`,
+	}
 }
 
 // BeginBulk marks table as taking an import's large batches until the
@@ -68,51 +137,138 @@ func (d *DB) InBulk(table string) bool {
 	return d.bulk[table] > 0
 }
 
-// OpenDB opens (or makes) the database at path; "" is in memory.
-func OpenDB(ctx context.Context, path string) (*DB, error) {
+// OpenDB opens (or makes) one account's database at path ("" is in
+// memory), with the limits of o. Users' queries run on it: nothing they
+// run may reach a file or the network, and no setting may be changed
+// back.
+func OpenDB(ctx context.Context, path string, o DBOptions) (*DB, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("duckdb", path+lakesql.Options)
 	if err != nil {
 		return nil, fmt.Errorf("open lake database: %w", err)
 	}
-	for _, q := range []string{
+	stmts := []string{
 		`CREATE TABLE IF NOT EXISTS lake_cursor (id VARCHAR PRIMARY KEY, pos UBIGINT NOT NULL)`,
 		`DROP TABLE IF EXISTS ` + stagingTable,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("lake database: %w", err)
-		}
 	}
-	if err := lakesql.Setup(ctx, db); err != nil {
+	if err := setUp(ctx, db, append(stmts, o.settings()...)); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("lake database: %w", err)
+		return nil, err
 	}
-	// Queries are users' SQL: nothing they run may reach files or the
-	// network, and no setting may be changed back. Only exports write
-	// files, into their own folder, which users' queries cannot name
-	// (Check refuses every table function and statement but SELECT).
-	settings := []string{`SET TimeZone = 'UTC'`}
-	exportDir := ""
-	if path != "" {
-		exportDir = filepath.Join(filepath.Dir(path), exportFolder)
-		if err := os.RemoveAll(exportDir); err != nil {
-			db.Close()
-			return nil, err
-		}
-		if err := os.MkdirAll(exportDir, 0o700); err != nil {
-			db.Close()
-			return nil, err
-		}
-		settings = append(settings, `SET allowed_directories = ['`+strings.ReplaceAll(exportDir, "'", "''")+`/']`)
+	return &DB{db: db, path: path, running: make(chan struct{}, o.RunningQueries)}, nil
+}
+
+// setUp runs stmts on a new database, after the macros queries call and
+// before its configuration is locked (the last of stmts).
+func setUp(ctx context.Context, db *sql.DB, stmts []string) error {
+	if err := lakesql.Setup(ctx, db); err != nil {
+		return fmt.Errorf("lake database: %w", err)
 	}
-	settings = append(settings, `SET enable_external_access = false`, `SET lock_configuration = true`)
-	for _, q := range settings {
+	for _, q := range stmts {
 		if _, err := db.ExecContext(ctx, q); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("lake database: %w", err)
+			return fmt.Errorf("lake database: %s: %w", q, err)
 		}
 	}
-	return &DB{db: db, exportDir: exportDir, path: path}, nil
+	return nil
+}
+
+// Databases are the Lake's DuckDB databases: one per account, in
+// <dir>/accounts/<account ID>.duckdb, opened when first needed, and the
+// one that writes exports. With dir "" they are in memory.
+type Databases struct {
+	dir  string
+	opts DBOptions
+
+	mu       sync.Mutex
+	accounts map[string]*DB
+	closed   bool
+
+	exportMu sync.Mutex
+	exporter *exportDB
+}
+
+// accountPattern is what an account ID must be to name a file.
+var accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+
+// AccountsFolder is the folder, under the Lake's, of the accounts'
+// databases.
+const AccountsFolder = "accounts"
+
+// AccountPath is the file of an account's database under the Lake's
+// folder dir.
+func AccountPath(dir, account string) string {
+	return filepath.Join(dir, AccountsFolder, account+".duckdb")
+}
+
+// OpenDatabases opens the Lake's databases under dir. A Lake kept by an
+// earlier cairn in one database for every account (dir/lake.duckdb) is
+// first moved, store by store, into the databases of the stores' accounts
+// (stores names each store's account).
+func OpenDatabases(ctx context.Context, dir string, o DBOptions, stores *Stores, log *slog.Logger) (*Databases, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	d := &Databases{dir: dir, opts: o, accounts: map[string]*DB{}}
+	if dir == "" {
+		return d, nil
+	}
+	if err := os.MkdirAll(filepath.Join(dir, AccountsFolder), 0o700); err != nil {
+		return nil, err
+	}
+	// Exports left by a crash are of no use.
+	if err := os.RemoveAll(filepath.Join(dir, exportFolder)); err != nil {
+		return nil, err
+	}
+	if err := migrateShared(ctx, dir, stores, log); err != nil {
+		return nil, fmt.Errorf("move the Lake into a database per account: %w", err)
+	}
+	return d, nil
+}
+
+// For returns the database of account, opened if need be.
+func (d *Databases) For(ctx context.Context, account string) (*DB, error) {
+	if !accountPattern.MatchString(account) {
+		return nil, fmt.Errorf("lake database: %q is not an account ID", account)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, fmt.Errorf("lake databases are closed")
+	}
+	if db, ok := d.accounts[account]; ok {
+		return db, nil
+	}
+	path := ""
+	if d.dir != "" {
+		path = AccountPath(d.dir, account)
+	}
+	db, err := OpenDB(ctx, path, d.opts)
+	if err != nil {
+		return nil, fmt.Errorf("account %s: %w", account, err)
+	}
+	d.accounts[account] = db
+	return db, nil
+}
+
+// Close closes every database.
+func (d *Databases) Close() error {
+	d.mu.Lock()
+	d.closed = true
+	var errs []error
+	for _, db := range d.accounts {
+		errs = append(errs, db.Close())
+	}
+	d.accounts = map[string]*DB{}
+	d.mu.Unlock()
+	d.exportMu.Lock()
+	if d.exporter != nil {
+		errs = append(errs, d.exporter.db.Close())
+		d.exporter = nil
+	}
+	d.exportMu.Unlock()
+	return errors.Join(errs...)
 }
 
 // Close closes the database.
@@ -259,7 +415,7 @@ func (d *DB) add(ctx context.Context, id, table string, records [][]byte, pos ui
 	return tx.Commit()
 }
 
-// bytesOf is the share of the database's bytes on disk (its file and
+// bytesOf is the share of the account database's bytes on disk (its file and
 // write-ahead log) that rows events take, apportioned by rows over the
 // events of every store: what a query that reads rows events reads from
 // disk at most, as CloudTrail Lake's BytesScanned counts.

@@ -47,7 +47,7 @@ type ImportBuckets interface {
 type Imports struct {
 	// Dir, if set, is where imports are kept across restarts.
 	Dir     string
-	DB      *DB
+	DBs     *Databases
 	API     *API
 	Buckets ImportBuckets
 	Log     *slog.Logger
@@ -329,14 +329,22 @@ func (im *Imports) run(ctx context.Context, j *importJob) {
 	sort.Strings(keys)
 	j.set(func() { j.status, j.stats.PrefixesFound = ImportInProgress, int64(len(prefixes)) })
 
+	// The destinations are the importing account's stores, in its
+	// database.
+	db, err := im.DBs.For(ctx, j.Account)
+	if err != nil {
+		j.set(func() { j.status = ImportFailed })
+		im.Log.Warn("import failed", "import", j.ID, "err", err)
+		return
+	}
 	tables := make([]string, len(j.storeIDs))
 	for i, id := range j.storeIDs {
 		tables[i] = TableOf(id)
-		if err := im.DB.Ensure(ctx, tables[i]); err != nil {
+		if err := db.Ensure(ctx, tables[i]); err != nil {
 			j.set(func() { j.status = ImportFailed })
 			return
 		}
-		defer im.DB.BeginBulk(tables[i])()
+		defer db.BeginBulk(tables[i])()
 	}
 	limit := im.BatchRecords
 	if limit <= 0 {
@@ -367,7 +375,7 @@ func (im *Imports) run(ctx context.Context, j *importJob) {
 				}
 				var err error
 				for _, t := range tables {
-					if err = im.DB.Append(wctx, t, b.records); err != nil {
+					if err = db.Append(wctx, t, b.records); err != nil {
 						break
 					}
 				}

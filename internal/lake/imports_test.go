@@ -51,7 +51,7 @@ func TestImportBombIsAFailedEntry(t *testing.T) {
 		}
 	}
 	arn := f.ok("CreateEventDataStore", map[string]any{"Name": "imported"})["EventDataStoreArn"].(string)
-	im := &Imports{DB: f.db, API: f.a, Buckets: oneBucket{st, "tenant-logs", "123456789012"}, Log: quiet, Limits: lim}
+	im := &Imports{DBs: f.dbs, API: f.a, Buckets: oneBucket{st, "tenant-logs", "123456789012"}, Log: quiet, Limits: lim}
 	for name, op := range im.Ops() {
 		f.extra[name] = op
 	}

@@ -14,11 +14,11 @@ import (
 )
 
 // Ingester is the ledger consumer that feeds every event data store: each
-// store has its own cursor, kept in the lake database with its rows.
+// store has its own cursor, kept in its account's database with its rows.
 type Ingester struct {
 	Ledger *ledger.Ledger
 	Stores *Stores
-	DB     *DB
+	DBs    *Databases
 	Log    *slog.Logger
 	// Now is the clock of retention and deletion (time.Now if nil).
 	Now func() time.Time
@@ -106,17 +106,24 @@ func (g *Ingester) Pass(ctx context.Context) (more bool, err error) {
 	}
 	last := g.Ledger.Last()
 	for _, s := range g.Stores.All() {
+		if s.Status == StatusPendingDeletion {
+			continue
+		}
+		db, err := g.DBs.For(ctx, s.Account)
+		if err != nil {
+			return false, err
+		}
 		// A store an import is filling takes the ledger's events after
 		// the import, from its cursor.
-		if s.Status == StatusPendingDeletion || g.DB.InBulk(s.Table()) {
+		if db.InBulk(s.Table()) {
 			continue
 		}
 		cur, ok := g.cursors[s.ID]
 		if !ok {
-			if err := g.DB.EnsureStore(ctx, s); err != nil {
+			if err := db.EnsureStore(ctx, s); err != nil {
 				return false, err
 			}
-			if cur, err = g.DB.Cursor(ctx, s.ID); err != nil {
+			if cur, err = db.Cursor(ctx, s.ID); err != nil {
 				return false, err
 			}
 			g.cursors[s.ID] = cur
@@ -125,7 +132,7 @@ func (g *Ingester) Pass(ctx context.Context) (more bool, err error) {
 		if !ok || next > last {
 			continue
 		}
-		end, err := g.ingest(ctx, s, next-1, last)
+		end, err := g.ingest(ctx, db, s, next-1, last)
 		if err != nil {
 			return false, err
 		}
@@ -139,7 +146,7 @@ func (g *Ingester) Pass(ctx context.Context) (more bool, err error) {
 
 // ingest takes one batch of a store's events after cursor and returns
 // the new cursor.
-func (g *Ingester) ingest(ctx context.Context, s *EventDataStore, cursor, last uint64) (uint64, error) {
+func (g *Ingester) ingest(ctx context.Context, db *DB, s *EventDataStore, cursor, last uint64) (uint64, error) {
 	limit := g.BatchRecords
 	if limit <= 0 {
 		limit = 20000
@@ -181,7 +188,7 @@ func (g *Ingester) ingest(ctx context.Context, s *EventDataStore, cursor, last u
 			return cursor, err
 		}
 	}
-	if err := g.DB.Ingest(ctx, s.ID, s.Table(), records, end); err != nil {
+	if err := db.Ingest(ctx, s.ID, s.Table(), records, end); err != nil {
 		return cursor, err
 	}
 	return end, nil
@@ -191,11 +198,15 @@ func (g *Ingester) ingest(ctx context.Context, s *EventDataStore, cursor, last u
 // pending deletion has run its 7 days.
 func (g *Ingester) sweep(ctx context.Context, now time.Time) error {
 	for _, s := range g.Stores.All() {
+		db, err := g.DBs.For(ctx, s.Account)
+		if err != nil {
+			return err
+		}
 		if s.Status == StatusPendingDeletion {
 			if now.Sub(s.Deleted) < PendingDeletionPeriod {
 				continue
 			}
-			if err := g.DB.Drop(ctx, s.ID, s.Table()); err != nil {
+			if err := db.Drop(ctx, s.ID, s.Table()); err != nil {
 				return err
 			}
 			if err := g.Stores.Remove(s.ID); err != nil {
@@ -205,11 +216,11 @@ func (g *Ingester) sweep(ctx context.Context, now time.Time) error {
 			g.Log.Info("event data store deleted after its pending deletion", "arn", s.ARN())
 			continue
 		}
-		if err := g.DB.EnsureStore(ctx, s); err != nil {
+		if err := db.EnsureStore(ctx, s); err != nil {
 			return err
 		}
 		cutoff := now.AddDate(0, 0, -s.RetentionPeriod)
-		if n, err := g.DB.Expire(ctx, s.Table(), cutoff); err != nil {
+		if n, err := db.Expire(ctx, s.Table(), cutoff); err != nil {
 			return err
 		} else if n > 0 {
 			g.Log.Info("event data store retention", "arn", s.ARN(), "removed", n, "before", cutoff.Format(time.RFC3339))

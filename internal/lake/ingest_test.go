@@ -24,13 +24,13 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 type lakeFixture struct {
 	*apiFixture
 	ledger  *ledger.Ledger
-	db      *DB
+	dbs     *Databases
 	ing     *Ingester
 	queries *Queries
 	n       int
 }
 
-func newLake(t *testing.T) *lakeFixture {
+func newLake(t testing.TB) *lakeFixture {
 	dir := t.TempDir()
 	ldb, err := store.Open(dir+"/ledger", store.Options{})
 	if err != nil {
@@ -51,20 +51,20 @@ func newLake(t *testing.T) *lakeFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := OpenDB(context.Background(), dir+"/lake.duckdb")
+	dbs, err := OpenDatabases(context.Background(), dir+"/lake", DefaultDBOptions(), stores, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &lakeFixture{apiFixture: &apiFixture{t: t, clock: time.Now()}, ledger: l, db: db}
+	f := &lakeFixture{apiFixture: &apiFixture{t: t, clock: time.Now()}, ledger: l, dbs: dbs}
 	f.a = &API{Stores: stores, Position: l.Last, Now: func() time.Time { return f.clock }}
-	f.ing = &Ingester{Ledger: l, Stores: stores, DB: db, Log: quiet, Now: func() time.Time { return f.clock }}
-	f.queries = &Queries{DB: db, API: f.a, Log: quiet}
+	f.ing = &Ingester{Ledger: l, Stores: stores, DBs: dbs, Log: quiet, Now: func() time.Time { return f.clock }}
+	f.queries = &Queries{DBs: dbs, API: f.a, Log: quiet}
 	f.extra = f.queries.Ops()
 	t.Cleanup(func() {
 		f.queries.Close()
 		cancel()
 		<-done
-		db.Close()
+		dbs.Close()
 		ids.Close()
 		ldb.Close()
 	})
@@ -118,8 +118,14 @@ func (f *lakeFixture) drain() {
 // "col=value" cells joined by "|".
 func (f *lakeFixture) query(sql string) ([]string, string) {
 	f.t.Helper()
+	return f.queryAs("123456789012", sql)
+}
+
+// queryAs runs a query as account, as query does.
+func (f *lakeFixture) queryAs(account, sql string) ([]string, string) {
+	f.t.Helper()
 	body, _ := json.Marshal(map[string]any{"QueryStatement": sql})
-	call := &awsapi.Call{Operation: "StartQuery", AccountID: "123456789012", Region: "us-east-1", Body: body}
+	call := &awsapi.Call{Operation: "StartQuery", AccountID: account, Region: "us-east-1", Body: body}
 	out, err := f.queries.Ops()["StartQuery"].Handle(context.Background(), call)
 	if err != nil {
 		return nil, err.Error()
@@ -127,7 +133,7 @@ func (f *lakeFixture) query(sql string) ([]string, string) {
 	id := out.(struct{ QueryId string }).QueryId
 	var status string
 	for start := time.Now(); time.Since(start) < 30*time.Second; time.Sleep(5 * time.Millisecond) {
-		d, _ := f.call("123456789012", "us-east-1", "DescribeQuery", map[string]any{"QueryId": id})
+		d, _ := f.call(account, "us-east-1", "DescribeQuery", map[string]any{"QueryId": id})
 		status = d["QueryStatus"].(string)
 		if status != QueryQueued && status != QueryRunning {
 			if status != QueryFinished {
@@ -143,7 +149,10 @@ func (f *lakeFixture) query(sql string) ([]string, string) {
 		if token != "" {
 			in["NextToken"] = token
 		}
-		res := f.ok("GetQueryResults", in)
+		res, code := f.call(account, "us-east-1", "GetQueryResults", in)
+		if code != "" {
+			f.t.Fatalf("GetQueryResults: %s", code)
+		}
 		for _, r := range res["QueryResultRows"].([]any) {
 			var cells []string
 			for _, c := range r.([]any) {

@@ -64,23 +64,27 @@ type query struct {
 	bytes      int64 // BytesScanned
 	execMillis int64
 	cancel     context.CancelFunc
-	delivery   *delivery // nil without DeliveryS3Uri
+	delivery   *delivery     // nil without DeliveryS3Uri
+	done       chan struct{} // closed once the query has ended and is saved; nil for one loaded
 }
 
-// Queries runs Lake queries against the lake database.
+// Queries runs Lake queries, each on its account's database.
 type Queries struct {
-	DB  *DB
+	DBs *Databases
 	API *API
 	// Buckets are where DeliveryS3Uri may send results.
 	Buckets ImportBuckets
 	// Dir, if set, is where ended queries are kept across restarts.
-	Dir    string
-	Log    *slog.Logger
-	Now    func() time.Time
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	byID   map[string]*query
-	closed bool
+	Dir string
+	// Timeout is when a query is stopped, TIMED_OUT (QueryTimeout if 0);
+	// it counts from StartQuery, queued or running.
+	Timeout time.Duration
+	Log     *slog.Logger
+	Now     func() time.Time
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	byID    map[string]*query
+	closed  bool
 }
 
 func (q *Queries) now() time.Time {
@@ -136,6 +140,12 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 			return nil, err
 		}
 	}
+	// The query is checked, and runs, on the caller's own database:
+	// nothing else is there to name.
+	db, err := q.DBs.For(ctx, c.AccountID)
+	if err != nil {
+		return nil, err
+	}
 	tables := map[string]string{}
 	var names []string
 	for _, s := range q.API.Visible(c.AccountID, c.Region) {
@@ -144,7 +154,7 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 		}
 		tables[s.ID] = s.Table()
 		names = append(names, s.Table())
-		if err := q.DB.EnsureStore(ctx, s); err != nil {
+		if err := db.EnsureStore(ctx, s); err != nil {
 			return nil, err
 		}
 	}
@@ -152,7 +162,7 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 	if err != nil {
 		return nil, invalidQuery(err)
 	}
-	conn, err := q.DB.SQL().Conn(ctx)
+	conn, err := db.SQL().Conn(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +179,7 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 	}
 	sort.Strings(used)
 	r := &query{ID: uuid.NewString(), Account: c.AccountID, Region: c.Region, Statement: req.QueryStatement,
-		Stores: used, Created: q.now().UTC(), status: QueryQueued, delivery: dl}
+		Stores: used, Created: q.now().UTC(), status: QueryQueued, delivery: dl, done: make(chan struct{})}
 	q.mu.Lock()
 	if q.byID == nil {
 		q.byID = map[string]*query{}
@@ -192,14 +202,19 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 		return nil, awsapi.Errorf(awsapi.CodeServiceUnavailable, "The server is shutting down.")
 	}
 	q.byID[r.ID] = r
-	rctx, cancel := context.WithTimeout(context.Background(), QueryTimeout)
+	timeout := q.Timeout
+	if timeout <= 0 {
+		timeout = QueryTimeout
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), timeout)
 	r.cancel = cancel
 	q.wg.Add(1)
 	q.mu.Unlock()
 	go func() {
 		defer q.wg.Done()
+		defer close(r.done)
 		defer cancel()
-		q.run(rctx, r, rewritten, colNames)
+		q.run(rctx, db, r, rewritten, colNames)
 	}()
 	return struct{ QueryId string }{r.ID}, nil
 }
@@ -230,10 +245,30 @@ func (q *Queries) prune() {
 	}
 }
 
-// run executes a query and keeps its results.
-func (q *Queries) run(ctx context.Context, r *query, sqlText string, names []string) {
-	start := time.Now()
+// run executes a query on db, its account's database, and keeps its
+// results. It waits QUEUED while the account runs as many queries as
+// its database allows.
+func (q *Queries) run(ctx context.Context, db *DB, r *query, sqlText string, names []string) {
 	defer q.save(r)
+	select {
+	case db.running <- struct{}{}:
+		defer func() { <-db.running }()
+	case <-ctx.Done():
+		// Cancelled, timed out or the server stopping while queued.
+		r.mu.Lock()
+		if r.status == QueryQueued {
+			r.status, r.errMsg = QueryFailed, "The query was stopped before it ran."
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				r.status, r.errMsg = QueryTimedOut, "The query ran longer than the time allowed."
+			}
+			if r.delivery != nil {
+				r.delivery.status = DeliveryFailed
+			}
+		}
+		r.mu.Unlock()
+		return
+	}
+	start := time.Now()
 	r.mu.Lock()
 	if r.status == QueryCancelled {
 		r.mu.Unlock()
@@ -245,12 +280,12 @@ func (q *Queries) run(ctx context.Context, r *query, sqlText string, names []str
 	var scanned int64
 	for _, id := range r.Stores {
 		var n int64
-		if err := q.DB.SQL().QueryRowContext(ctx, `SELECT count(*) FROM `+lakesql.QuoteIdent(lakesql.RowsTable(TableOf(id)))).Scan(&n); err == nil {
+		if err := db.SQL().QueryRowContext(ctx, `SELECT count(*) FROM `+lakesql.QuoteIdent(lakesql.RowsTable(TableOf(id)))).Scan(&n); err == nil {
 			scanned += n
 		}
 	}
-	bytesScanned := q.DB.bytesOf(ctx, scanned)
-	cols, rows, err := fetch(ctx, q.DB.SQL(), sqlText)
+	bytesScanned := db.bytesOf(ctx, scanned)
+	cols, rows, err := fetch(ctx, db.SQL(), sqlText)
 	r.mu.Lock()
 	r.execMillis = time.Since(start).Milliseconds()
 	r.scanned, r.bytes = scanned, bytesScanned
@@ -292,8 +327,13 @@ func queryFailure(err error) string {
 	return strings.ReplaceAll(msg, "\n", " ")
 }
 
+// queryer is a database or one of its connections.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // fetch runs sqlText and returns its column names and its rows as text.
-func fetch(ctx context.Context, db *sql.DB, sqlText string) ([]string, [][]*string, error) {
+func fetch(ctx context.Context, db queryer, sqlText string) ([]string, [][]*string, error) {
 	rs, err := db.QueryContext(ctx, sqlText)
 	if err != nil {
 		return nil, nil, err

@@ -67,7 +67,7 @@ func realStore(t *testing.T) (*DB, []json.RawMessage) {
 	t.Helper()
 	records := realArchive(t)
 	ctx := context.Background()
-	db, err := OpenDB(ctx, filepath.Join(t.TempDir(), "lake.duckdb"))
+	db, err := OpenDB(ctx, filepath.Join(t.TempDir(), "lake.duckdb"), DefaultDBOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"strconv"
-	"strings"
 )
 
 // Check parses a rewritten query with DuckDB's own parser and walks its
@@ -43,7 +42,7 @@ func Check(ctx context.Context, conn *sql.Conn, rewritten string, tables []strin
 	}
 	allowed := map[string]bool{}
 	for _, t := range tables {
-		allowed[strings.ToLower(t)] = true
+		allowed[FoldName(t)] = true
 	}
 	if err := walk(tree.Statements[0].Node, allowed, nil); err != nil {
 		return nil, err
@@ -116,17 +115,25 @@ func walk(v any, allowed, ctes map[string]bool) error {
 			}
 			return invalidf("%s is not supported: a query reads event data stores only.", name)
 		}
+		if a, _ := x["alias"].(string); !asciiOnly(a) {
+			return invalidf("The alias %q is not supported: identifiers are ASCII.", a)
+		}
 		if typ == "BASE_TABLE" {
 			name, _ := x["table_name"].(string)
 			schema, _ := x["schema_name"].(string)
 			catalog, _ := x["catalog_name"].(string)
-			n := strings.ToLower(name)
+			// A name that is not plain is a file (a string FROM) or a
+			// name DuckDB and Go would fold apart; neither is a store.
+			if !plainName(name) {
+				return invalidf("The query reads %q, which is not an event data store: a query reads event data stores by ID.", name)
+			}
+			n := FoldName(name)
 			if schema != "" || catalog != "" || !allowed[n] && !ctes[n] {
 				return invalidf("The query reads %s, which is not an event data store of this account and Region.", name)
 			}
 		}
 		if x["class"] == "FUNCTION" {
-			if n, ok := x["function_name"].(string); ok && deniedFunction(n) {
+			if n, ok := x["function_name"].(string); ok && (!plainName(n) && !operatorName(n) || deniedFunction(n)) {
 				return invalidf("The function %s is not supported.", n)
 			}
 		}
@@ -138,9 +145,11 @@ func walk(v any, allowed, ctes map[string]bool) error {
 				if err := walk(em["value"], allowed, ctes); err != nil {
 					return err
 				}
-				if k, ok := em["key"].(string); ok {
-					ctes = with(ctes, k)
+				k, _ := em["key"].(string)
+				if !plainName(k) {
+					return invalidf("The CTE name %q is not supported: names are ASCII letters, digits and underscores.", k)
 				}
+				ctes = with(ctes, k)
 			}
 		}
 		for k, c := range x {
@@ -151,6 +160,9 @@ func walk(v any, allowed, ctes map[string]bool) error {
 			// A recursive CTE reads itself in its recursive term only: in
 			// the first term its name is still the table's.
 			if n, ok := x["cte_name"].(string); ok && typ == "RECURSIVE_CTE_NODE" && k == "right" {
+				if !plainName(n) {
+					return invalidf("The CTE name %q is not supported: names are ASCII letters, digits and underscores.", n)
+				}
 				scope = with(ctes, n)
 			}
 			if err := walk(c, allowed, scope); err != nil {
@@ -173,6 +185,6 @@ func with(set map[string]bool, name string) map[string]bool {
 	for k := range set {
 		out[k] = true
 	}
-	out[strings.ToLower(name)] = true
+	out[FoldName(name)] = true
 	return out
 }

@@ -87,3 +87,23 @@ func InsertFromJSON(table, staging string) string {
 	return "INSERT INTO " + QuoteIdent(RowsTable(table)) + " (" + strings.Join(cols, ", ") + ") SELECT " + strings.Join(vals, ", ") +
 		" FROM (SELECT *, json_transform(j, '" + recordShape + "') AS r FROM " + QuoteIdent(staging) + ") ORDER BY r.eventSource, r.eventName, r.eventTime"
 }
+
+// ExportFromJSON is the query an export writes: a store's columns (all
+// but eventjsonchecksum), in order, and the day of eventtime as "date",
+// made from CloudTrail records held one JSON text a row in column j of
+// source (a table, or a table function's call) as InsertFromJSON makes
+// them, eventjson being the record itself.
+func ExportFromJSON(source string) string {
+	var vals []string
+	for _, c := range Columns {
+		switch c.Name {
+		case "eventjsonchecksum":
+		case "eventjson":
+			vals = append(vals, "j AS eventjson")
+		default:
+			vals = append(vals, columnSQL[c.Name]+" AS "+c.Name)
+		}
+	}
+	return "SELECT " + strings.Join(vals, ", ") + ", strftime(" + columnSQL["eventtime"] + `, '%Y-%m-%d') AS "date"` +
+		" FROM (SELECT j, json_transform(j, '" + recordShape + "') AS r FROM " + source + ")"
+}

@@ -41,6 +41,6 @@ func CreateIntegrationTable(table string) string {
 		eventData + " AS eventdata",
 		"j AS eventjson", "sha256(j) AS eventjsonchecksum",
 	}
-	return createRows(table) + "CREATE VIEW IF NOT EXISTS " + QuoteIdent(table) + " AS SELECT " + strings.Join(cols, ", ") +
+	return CreateRows(table) + "CREATE VIEW IF NOT EXISTS " + QuoteIdent(table) + " AS SELECT " + strings.Join(cols, ", ") +
 		" FROM (SELECT *, " + ed + " AS ed FROM (SELECT *, " + spliceIn("eventjson") + " AS j FROM " + QuoteIdent(RowsTable(table)) + "))"
 }

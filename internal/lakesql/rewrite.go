@@ -45,8 +45,84 @@ var (
 	arnRef        = regexp.MustCompile(`^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/([0-9a-zA-Z-]*)`)
 )
 
+// isWordByte says whether c continues a word. Bytes of non-ASCII
+// characters do, as in DuckDB's lexer, so that a word holding one is seen
+// whole and refused.
 func isWordByte(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+}
+
+// FoldName is a name as DuckDB compares names: ASCII letters folded to
+// lower case, every other byte as it is. Unicode folding (strings.ToLower)
+// would take KELVIN SIGN for k and let a name that DuckDB reads as one
+// table pass for another.
+func FoldName(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'A' && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// plainName says whether s is a name a query may give a table or a CTE:
+// ASCII letters, digits and underscores, not starting with a digit.
+// Anything else (non-ASCII letters, which DuckDB does not fold, and path
+// or glob characters, which make a name a file) is refused.
+func plainName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// operatorName says whether s is an operator, which DuckDB's tree
+// names as a function (+, ~~, ->>).
+func operatorName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte("+-*/<>=~!@#%^&|", s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// quotedNameOK says whether a quoted identifier (an alias, a column) may
+// be used: printable ASCII without the characters of paths, globs and
+// URLs.
+func quotedNameOK(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || strings.IndexByte(`/\:.*?[]{}~`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiOnly says whether s holds no byte outside ASCII.
+func asciiOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // tokenize splits a query into tokens. Store IDs and ARNs, bare or
@@ -65,7 +141,9 @@ func tokenize(q string) ([]token, error) {
 			out = append(out, token{tkSpace, " "})
 			i = j
 		case strings.HasPrefix(rest, "--"):
-			j := strings.IndexByte(rest, '\n')
+			// As in DuckDB's lexer, a carriage return ends the comment
+			// too.
+			j := strings.IndexAny(rest, "\n\r")
 			if j < 0 {
 				j = len(rest)
 			}
@@ -75,6 +153,11 @@ func tokenize(q string) ([]token, error) {
 			j := strings.Index(rest[2:], "*/")
 			if j < 0 {
 				return nil, invalidf("The query has an unterminated comment.")
+			}
+			// DuckDB nests block comments; this tokenizer does not, so
+			// the two would disagree on where one ends.
+			if strings.Contains(rest[2:2+j], "/*") {
+				return nil, invalidf("Nested comments are not supported.")
 			}
 			out = append(out, token{tkSpace, " "})
 			i += j + 4
@@ -112,21 +195,23 @@ func tokenize(q string) ([]token, error) {
 				break
 			}
 			if m := storeRef.FindStringSubmatch(name.String()); m != nil && len(m[0]) == name.Len() {
-				out = append(out, token{tkStore, strings.ToLower(m[1])})
+				out = append(out, token{tkStore, FoldName(m[1])})
 			} else if m := arnRef.FindStringSubmatch(name.String()); m != nil && len(m[0]) == name.Len() {
-				out = append(out, token{tkStore, strings.ToLower(m[1])})
+				out = append(out, token{tkStore, FoldName(m[1])})
+			} else if !quotedNameOK(name.String()) {
+				return nil, invalidf("The quoted identifier %q is not supported: identifiers are ASCII, without path characters.", name.String())
 			} else {
 				out = append(out, token{tkQuoted, name.String()})
 			}
 			i = j
 		default:
 			if m := storeRef.FindStringSubmatch(rest); m != nil && (i+len(m[0]) == len(q) || !isWordByte(q[i+len(m[0])]) && q[i+len(m[0])] != '-') && (i == 0 || !isWordByte(q[i-1])) {
-				out = append(out, token{tkStore, strings.ToLower(m[1])})
+				out = append(out, token{tkStore, FoldName(m[1])})
 				i += len(m[0])
 				continue
 			}
 			if m := arnRef.FindStringSubmatch(rest); m != nil && (i == 0 || !isWordByte(q[i-1])) {
-				out = append(out, token{tkStore, strings.ToLower(m[1])})
+				out = append(out, token{tkStore, FoldName(m[1])})
 				i += len(m[0])
 				continue
 			}
@@ -139,6 +224,13 @@ func tokenize(q string) ([]token, error) {
 				// this tokenizer, read an open one: refuse it.
 				if j-i == 1 && (c == 'e' || c == 'E') && j < len(q) && q[j] == '\'' {
 					return nil, invalidf("Escape string literals (E'...') are not supported.")
+				}
+				// U&'...' and U&"..." spell characters as escapes.
+				if j-i == 1 && (c == 'u' || c == 'U') && strings.HasPrefix(q[j:], "&") {
+					return nil, invalidf("Unicode escapes (U&) are not supported.")
+				}
+				if !asciiOnly(q[i:j]) {
+					return nil, invalidf("The identifier %q is not supported: identifiers are ASCII.", q[i:j])
 				}
 				kind := tkWord
 				if c >= '0' && c <= '9' {
@@ -156,6 +248,9 @@ func tokenize(q string) ([]token, error) {
 			// neither of which Lake has.
 			if c == '$' {
 				return nil, invalidf("The character $ is not supported outside string literals.")
+			}
+			if c < 0x20 || c == 0x7f {
+				return nil, invalidf("The query has a control character outside string literals.")
 			}
 			// Two-character operators stay together.
 			for _, op := range []string{"<>", "!=", "<=", ">=", "||", "::", "->>", "->"} {
@@ -186,7 +281,7 @@ var deniedWords = map[string]bool{
 // deniedFunction reports functions that reach outside the query's own
 // stores: files, the network, the catalog, settings, other databases.
 func deniedFunction(name string) bool {
-	name = strings.ToLower(name)
+	name = FoldName(name)
 	for _, p := range []string{"read_", "parquet_", "duckdb_", "pragma_", "sqlite_", "postgres_", "mysql_", "iceberg_", "delta_", "glob", "sniff_", "json_execute", "json_serialize", "json_deserialize", "query", "getenv", "current_setting", "txid_", "pg_", "has_", "icu_", "which_secret", "enable_", "disable_", "checkpoint", "force_checkpoint", "test_", "repeat_row", "range", "generate_series", "unnest_", "arrow_", "httpfs", "s3_", "load_", "install_", "import_", "export_", "copy_", "stats", "current_database", "current_schema", "current_catalog", "current_user", "session_user", "user", "version", "platform", "extension"} {
 		if strings.HasPrefix(name, p) {
 			return true
@@ -301,27 +396,31 @@ func Rewrite(query string, stores map[string]string) (string, error) {
 	if len(sig) == 0 {
 		return "", invalidf("The query statement is empty.")
 	}
-	first := strings.ToLower(toks[sig[0]].text)
+	first := FoldName(toks[sig[0]].text)
 	if toks[sig[0]].kind != tkWord && toks[sig[0]].text != "(" || toks[sig[0]].kind == tkWord && first != "select" && first != "with" {
 		return "", invalidf("Only SELECT statements are supported: the query begins with %q.", toks[sig[0]].text)
 	}
 	internal := map[string]bool{}
 	for _, table := range stores {
-		internal[strings.ToLower(table)] = true
+		internal[FoldName(table)] = true
 	}
 	for k, i := range sig {
 		t := toks[i]
-		if (t.kind == tkWord || t.kind == tkQuoted) && (internal[strings.ToLower(t.text)] || internalTable.MatchString(strings.ToLower(t.text))) {
+		if (t.kind == tkWord || t.kind == tkQuoted) && (internal[FoldName(t.text)] || internalTable.MatchString(FoldName(t.text))) {
 			// Stores are named by their IDs, not by how cairn keeps them.
 			return "", invalidf("%s is not an event data store ID.", t.text)
 		}
 		switch t.kind {
+		case tkQuoted:
+			if k+1 < len(sig) && toks[sig[k+1]].text == "(" && deniedFunction(t.text) {
+				return "", invalidf("The function %s is not supported.", t.text)
+			}
 		case tkPunct:
 			if t.text == ";" {
 				return "", invalidf("The query statement must be a single SELECT statement.")
 			}
 		case tkWord:
-			w := strings.ToLower(t.text)
+			w := FoldName(t.text)
 			if deniedWords[w] {
 				return "", invalidf("%s is not allowed: only SELECT statements are supported.", strings.ToUpper(w))
 			}
@@ -382,7 +481,7 @@ func rewriteCalls(toks []token) ([]token, error) {
 			out = append(out, t)
 			continue
 		}
-		name := strings.ToLower(t.text)
+		name := FoldName(t.text)
 		if name == "element_at" {
 			end, args, err := callArgs(toks, j)
 			if err != nil {
@@ -466,7 +565,7 @@ func isEventTime(arg []token) bool {
 		return false
 	}
 	last := arg[sig[len(sig)-1]]
-	if last.kind != tkWord && last.kind != tkQuoted || !strings.EqualFold(last.text, "eventtime") {
+	if last.kind != tkWord && last.kind != tkQuoted || FoldName(last.text) != "eventtime" {
 		return false
 	}
 	return len(sig) == 1 || arg[sig[1]].kind == tkPunct && arg[sig[1]].text == "." && (arg[sig[0]].kind == tkWord || arg[sig[0]].kind == tkQuoted)

@@ -20,9 +20,13 @@ const (
 
 var testStores = map[string]string{storeA: "eds_a", storeB: "eds_b"}
 
+// otherSecret is in the store eds_other, which the queries of the tests
+// may not read.
+const otherSecret = "OtherAccountSecret"
+
 // testDB is an in-memory lake database with two small stores, set up and
 // locked as the server's.
-func testDB(t *testing.T) *sql.DB {
+func testDB(t testing.TB) *sql.DB {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sql.Open("duckdb", Options)
@@ -42,7 +46,10 @@ func testDB(t *testing.T) *sql.DB {
 	}
 	stmts = append(stmts, InsertFromJSON("eds_a", "staging"), `DELETE FROM staging`,
 		`INSERT INTO staging (j, rest) SELECT j, j FROM (SELECT '{"eventTime":"2023-01-11T12:30:00Z","eventName":"RunInstances","eventID":"e2","userIdentity":{"userName":"alice"}}' AS j)`,
-		InsertFromJSON("eds_b", "staging"), `DROP TABLE staging`)
+		InsertFromJSON("eds_b", "staging"), `DELETE FROM staging`,
+		// Another account's store, which no query may read.
+		`INSERT INTO staging (j, rest) SELECT j, j FROM (SELECT '{"eventTime":"2023-01-11T12:30:00Z","eventName":"`+otherSecret+`","eventID":"s1"}' AS j)`,
+		InsertFromJSON("eds_other", "staging"), `DROP TABLE staging`)
 	for _, q := range stmts {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -215,6 +222,10 @@ func TestRefusedQueries(t *testing.T) {
 		"SELECT E'\\'' AS a, x.eventname FROM eds_other x --'",
 		"SELECT * FROM (SHOW TABLES)",
 		"SELECT * FROM (DESCRIBE eds_a)",
+		// DuckDB ends a -- comment at a carriage return too, and reads a
+		// quoted name followed by ( as a call.
+		"SELECT eventname FROM " + storeA + " -- \r, getenv('HOME')",
+		`SELECT "getenv"('HOME')`,
 	} {
 		if rows, err := run(t, db, q); !errors.Is(err, ErrInvalidQuery) {
 			t.Errorf("%q: %v %q, want ErrInvalidQuery", q, err, rows)
@@ -266,6 +277,63 @@ func TestEventTimeKeptBare(t *testing.T) {
 		got, err := Rewrite(q, tables)
 		if err != nil || got != want {
 			t.Errorf("%s:\n got %s (%v)\nwant %s", q, got, err, want)
+		}
+	}
+}
+
+// TestFoldingAttack reproduces a tenant's escape: a CTE named with
+// KELVIN SIGN (or DOTTED CAPITAL I) folded by strings.ToLower to the name
+// of a catalog view or a file hid the real one from the checks, which
+// DuckDB, folding ASCII only, then read. Each query must be refused by
+// Rewrite, and by Check on its own.
+func TestFoldingAttack(t *testing.T) {
+	if FoldName("duc\u212Adb_tables") == "duckdb_tables" || FoldName("pg_sett\u0130ngs") == "pg_settings" {
+		t.Fatal("FoldName folds beyond ASCII")
+	}
+	if FoldName("EDS_A") != "eds_a" {
+		t.Fatal("FoldName does not fold ASCII")
+	}
+	db := testDB(t)
+	ctx := context.Background()
+	export := "lake/export/0b1c2d3e/recipientaccountid=444455556666/awsregion=us-east-1/date=2023-01-10/events_0.parquet"
+	attacks := []string{
+		"WITH \"duc\u212Adb_tables\" AS (SELECT 1) SELECT * FROM duckdb_tables",
+		"WITH \"duc\u212Adb_columns\" AS (SELECT 1) SELECT * FROM duckdb_columns",
+		"WITH \"duc\u212Adb_databases\" AS (SELECT 1) SELECT * FROM duckdb_databases",
+		"WITH \"pg_sett\u0130ngs\" AS (SELECT 1) SELECT * FROM pg_settings",
+		"WITH \"la\u212Ae_cursor\" AS (SELECT 1) SELECT * FROM lake_cursor",
+		"WITH \"" + strings.Replace(export, "k", "\u212A", 1) + "\" AS (SELECT 1) SELECT * FROM '" + export + "'",
+		"SELECT * FROM '" + export + "'",
+		"SELECT * FROM '" + export + "' WHERE eventname IN (SELECT eventname FROM " + storeA + ")",
+		"SELECT * FROM " + storeA + " a, '" + export + "' b",
+		"SELECT * FROM duckdb_databases",
+		"SELECT * FROM pg_settings",
+		"SELECT * FROM lake_cursor",
+		"WITH RECURSIVE \"duc\u212Adb_tables\" AS (SELECT 1 UNION ALL SELECT 1 FROM duckdb_tables) SELECT * FROM duckdb_tables",
+		"SELECT * FROM duc\u212Adb_tables",
+		"SELECT 1 AS \"a\u212A\"",
+		"SELECT 1 /* /* */ , * FROM duckdb_tables -- */",
+		"SELECT * FROM U&\"d\\0075ckdb_tables\"",
+		"SELECT 1\v, * FROM duckdb_tables",
+	}
+	for _, q := range attacks {
+		if rows, err := run(t, db, q); !errors.Is(err, ErrInvalidQuery) {
+			t.Errorf("%q: %v %q, want ErrInvalidQuery", q, err, rows)
+		}
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range attacks {
+		// Check alone, given the query as Rewrite would have passed it.
+		if strings.Contains(q, "U&") || strings.Contains(q, "/* /*") {
+			continue
+		}
+		rw := strings.ReplaceAll(q, storeA, "eds_a")
+		if _, err := Check(ctx, conn, rw, []string{"eds_a", "eds_b"}); !errors.Is(err, ErrInvalidQuery) {
+			t.Errorf("Check %q: %v, want ErrInvalidQuery", q, err)
 		}
 	}
 }

@@ -161,13 +161,13 @@ func CreateTable(table string) string {
 			view = append(view, c.Name)
 		}
 	}
-	return createRows(table) + "CREATE VIEW IF NOT EXISTS " + QuoteIdent(table) + " AS SELECT *, sha256(eventjson) AS eventjsonchecksum FROM (SELECT " +
+	return CreateRows(table) + "CREATE VIEW IF NOT EXISTS " + QuoteIdent(table) + " AS SELECT *, sha256(eventjson) AS eventjsonchecksum FROM (SELECT " +
 		strings.Join(view, ", ") + " FROM " + QuoteIdent(RowsTable(table)) + ")"
 }
 
-// createRows is the DDL of a store's table of rows: Lake's columns for
+// CreateRows is the DDL of a store's table of rows: Lake's columns for
 // CloudTrail events, the raw record ZSTD-compressed.
-func createRows(table string) string {
+func CreateRows(table string) string {
 	var cols []string
 	for _, c := range Columns {
 		switch c.Name {

@@ -47,7 +47,7 @@ type ListTopicsResult struct {
 // on the call's account and region, as SNS's do: a topic is regional.
 func Ops(t *Topics) map[string]awsapi.Op {
 	return map[string]awsapi.Op{
-		"CreateTopic": {Handle: func(ctx context.Context, c *awsapi.Call) (any, error) {
+		"CreateTopic": {Redact: map[string]awsapi.Redaction{"Webhook": awsapi.HideURLSecrets}, Handle: func(ctx context.Context, c *awsapi.Call) (any, error) {
 			var req CreateTopicRequest
 			if err := c.Decode(&req); err != nil {
 				return nil, err

@@ -135,7 +135,12 @@ func Ops(r *Registry) map[string]awsapi.Op {
 			if err := checkRetention(req.RetentionDays, req.ObjectLockEnabled); err != nil {
 				return nil, err
 			}
-			b, err := r.CreateOn(ctx, req.Backend, c.AccountID, req.Bucket, req.ObjectLockEnabled)
+			// The administrator may register a bucket that is already on
+			// the backend, for the account it acts on; to anyone else an
+			// existing name is taken.
+			b, err := r.Create(ctx, c.AccountID, req.Bucket, CreateOptions{
+				Backend: req.Backend, ObjectLock: req.ObjectLockEnabled, Adopt: c.Principal.Admin,
+			})
 			if err == nil && req.RetentionDays > 0 {
 				if err = r.SetRetention(req.Bucket, req.RetentionDays); err == nil {
 					b.RetentionDays = req.RetentionDays

@@ -116,7 +116,7 @@ func TestFSRetainedFileIsReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := os.Stat(filepath.Join(root, "logs", "r", "f"))
-	if err != nil || st.Mode().Perm() != 0o444 {
+	if err != nil || st.Mode().Perm() != 0o400 {
 		t.Errorf("retained file mode %v, %v", st.Mode(), err)
 	}
 	sc, err := os.ReadFile(filepath.Join(root, "logs", "r", ".f.cairn-meta.json"))

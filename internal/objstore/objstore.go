@@ -77,8 +77,11 @@ var (
 	ErrNoSuchBucket      = errors.New("no such bucket")
 	ErrInvalidBucketName = errors.New("invalid bucket name")
 	ErrObjectLocked      = errors.New("object is retained and cannot be changed")
-	ErrNoObjectLock      = errors.New("bucket has no Object Lock, so objects cannot be retained")
-	ErrInvalidKey        = errors.New("invalid object key")
+	// ErrAccessDenied is the backend refusing cairn's own credentials,
+	// e.g. for a bucket of another S3 account.
+	ErrAccessDenied = errors.New("access denied by the backend")
+	ErrNoObjectLock = errors.New("bucket has no Object Lock, so objects cannot be retained")
+	ErrInvalidKey   = errors.New("invalid object key")
 	// ErrKeyConflict is the fs backend's limit: a key cannot be both an
 	// object and the directory of other objects ("a" and "a/b").
 	ErrKeyConflict = errors.New("key conflicts with another object's path")

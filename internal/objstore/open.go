@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -44,33 +43,29 @@ func (f *FS) Open(ctx context.Context, bucket, key string) (*Reader, error) {
 	if err := CheckKey(key); err != nil {
 		return nil, err
 	}
-	bdir, err := f.bucketDir(bucket)
+	b, err := f.openBucket(bucket)
 	if err != nil {
 		return nil, err
 	}
-	unlock := f.lockKey(bucket, key)
-	defer unlock()
-	_, file, meta := objectPaths(bdir, key)
-	fh, err := os.Open(file)
+	defer b.Close()
+	defer f.lockKey(bucket, key)()
+	p, err := walkKey(b, key, false)
 	if err != nil {
 		return nil, notFound(bucket, key, err)
 	}
-	st, err := fh.Stat()
-	if err == nil && !st.Mode().IsRegular() {
-		err = fmt.Errorf("%s/%s: %w", bucket, key, ErrNotFound)
-	}
+	defer p.close()
+	fh, st, err := openRegular(p.dir(), p.base)
 	if err != nil {
-		fh.Close()
-		return nil, err
+		return nil, notFound(bucket, key, err)
 	}
 	r := &Reader{ObjectInfo: ObjectInfo{Key: key, Size: st.Size(), LastModified: st.ModTime().UTC()}, Body: fh}
 	var sc sidecar
-	scErr := readJSON(meta, &sc)
+	scErr := readJSON(p.dir(), metaName(p.base), &sc)
 	if scErr == nil && sc.describes(st) {
 		r.ETag = sc.ETag
 	} else {
 		// A file the sidecar does not name for certain is hashed, as Get
-		// does, but in a stream, then read again from the start.
+		// did, but in a stream, then read again from the start.
 		h := md5.New()
 		if _, err := io.Copy(h, fh); err != nil {
 			fh.Close()

@@ -168,19 +168,28 @@ func (r *Registry) Retention(name string) (time.Duration, error) {
 	return time.Duration(days) * 24 * time.Hour, nil
 }
 
-// Create registers a new bucket for owner and makes it on the default
-// backend. A bucket the backend already has (made by hand, or by a Create
-// that failed before registering it) is adopted.
-func (r *Registry) Create(ctx context.Context, owner, name string, objectLock bool) (Bucket, error) {
-	return r.CreateOn(ctx, "", owner, name, objectLock)
+// CreateOptions say where and how Create makes a bucket.
+type CreateOptions struct {
+	// Backend is "fs", or "s3" when the server has an S3 endpoint; ""
+	// is the server's default.
+	Backend    string
+	ObjectLock bool
+	// Adopt registers a bucket the backend already has (a directory
+	// prepared by hand, an S3 bucket the server's credentials reach, or
+	// one a Create cut short left behind) instead of refusing its name.
+	// Only the administrator may adopt: for anyone else it would hand over
+	// a bucket, and what is in it, that is not theirs.
+	Adopt bool
 }
 
 // ErrNoSuchBackend is returned for a backend name the server does not have.
 var ErrNoSuchBackend = errors.New("no such backend")
 
-// CreateOn is Create on a named backend ("fs", or "s3" when the server has
-// an S3 endpoint); "" is the default one.
-func (r *Registry) CreateOn(ctx context.Context, backendName, owner, name string, objectLock bool) (Bucket, error) {
+// Create registers a new bucket for owner and makes it on its backend. A
+// name the registry has, or the backend has (unless o.Adopt), is refused
+// with ErrBucketExists, and nothing changes.
+func (r *Registry) Create(ctx context.Context, owner, name string, o CreateOptions) (Bucket, error) {
+	backendName := o.Backend
 	if backendName == "" {
 		backendName = r.def
 	}
@@ -195,7 +204,7 @@ func (r *Registry) CreateOn(ctx context.Context, backendName, owner, name string
 		return Bucket{}, fmt.Errorf("owner %q: %w", owner, ErrInvalidAccount)
 	}
 	r.mu.Lock()
-	objectLock = objectLock || r.retention > 0
+	objectLock := o.ObjectLock || r.retention > 0
 	if _, ok := r.buckets[name]; ok || r.creating[name] {
 		r.mu.Unlock()
 		return Bucket{}, fmt.Errorf("bucket %s: %w", name, ErrBucketExists)
@@ -209,17 +218,7 @@ func (r *Registry) CreateOn(ctx context.Context, backendName, owner, name string
 		r.mu.Unlock()
 	}()
 
-	if err := backend.CreateBucket(ctx, name, objectLock); errors.Is(err, ErrBucketExists) {
-		// S3 says "exists" for other owners' buckets too; only one we can
-		// reach is ours to adopt.
-		ok, err := backend.BucketExists(ctx, name)
-		if err != nil {
-			return Bucket{}, fmt.Errorf("create bucket %s: it exists on the backend: %w", name, err)
-		}
-		if !ok {
-			return Bucket{}, fmt.Errorf("create bucket %s: %w on the backend, under another owner", name, ErrBucketExists)
-		}
-	} else if err != nil {
+	if err := makeBucket(ctx, backend, name, objectLock, o.Adopt); err != nil {
 		return Bucket{}, fmt.Errorf("create bucket %s: %w", name, err)
 	}
 	b := Bucket{Name: name, Owner: owner, Backend: backendName, Created: r.now().UTC().Truncate(time.Second), ObjectLock: objectLock}
@@ -230,6 +229,40 @@ func (r *Registry) CreateOn(ctx context.Context, backendName, owner, name string
 	r.buckets[name] = &registered{Bucket: b}
 	r.mu.Unlock()
 	return b, nil
+}
+
+// makeBucket makes the bucket on the backend. A bucket already there is
+// ErrBucketExists, or, with adopt, taken as it is if the backend can reach
+// it.
+func makeBucket(ctx context.Context, backend Store, name string, objectLock, adopt bool) error {
+	if !adopt {
+		// CreateBucket's answer alone does not tell: S3 in us-east-1
+		// answers a CreateBucket of a bucket its caller owns with success.
+		there, err := backend.BucketExists(ctx, name)
+		switch {
+		case there || errors.Is(err, ErrAccessDenied):
+			return fmt.Errorf("%w on the backend", ErrBucketExists)
+		case err != nil:
+			return err
+		}
+	}
+	err := backend.CreateBucket(ctx, name, objectLock)
+	if !errors.Is(err, ErrBucketExists) {
+		return err
+	}
+	if !adopt {
+		return err
+	}
+	// S3 says "exists" for other owners' buckets too; only one the
+	// backend can reach is there to adopt.
+	there, err := backend.BucketExists(ctx, name)
+	switch {
+	case !there && (err == nil || errors.Is(err, ErrAccessDenied)):
+		return fmt.Errorf("%w on the backend, under another owner", ErrBucketExists)
+	case err != nil:
+		return fmt.Errorf("it exists on the backend: %w", err)
+	}
+	return nil
 }
 
 // Get returns a bucket.

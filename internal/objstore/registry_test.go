@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -60,13 +61,13 @@ func TestValidBucketName(t *testing.T) {
 func TestRegistryCreate(t *testing.T) {
 	ctx := t.Context()
 	r, mem := newRegistry(t)
-	if _, err := r.Create(ctx, "111111111111", "Bad_Name", false); !errors.Is(err, ErrInvalidBucketName) {
+	if _, err := r.Create(ctx, "111111111111", "Bad_Name", CreateOptions{}); !errors.Is(err, ErrInvalidBucketName) {
 		t.Errorf("invalid name: %v", err)
 	}
-	if _, err := r.Create(ctx, "not-an-account", "good-name", false); !errors.Is(err, ErrInvalidAccount) {
+	if _, err := r.Create(ctx, "not-an-account", "good-name", CreateOptions{}); !errors.Is(err, ErrInvalidAccount) {
 		t.Errorf("invalid owner: %v", err)
 	}
-	b, err := r.Create(ctx, "111111111111", "trail-logs", true)
+	b, err := r.Create(ctx, "111111111111", "trail-logs", CreateOptions{ObjectLock: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,24 +77,25 @@ func TestRegistryCreate(t *testing.T) {
 	if ok, _ := mem.BucketExists(ctx, "trail-logs"); !ok {
 		t.Error("bucket not made on the backend")
 	}
-	if _, err := r.Create(ctx, "222222222222", "trail-logs", false); !errors.Is(err, ErrBucketExists) {
+	if _, err := r.Create(ctx, "222222222222", "trail-logs", CreateOptions{}); !errors.Is(err, ErrBucketExists) {
 		t.Errorf("second create: %v", err)
 	}
-	// A bucket the backend has but cairn does not know is adopted.
+	// A bucket the backend has but cairn does not know is the
+	// administrator's to adopt (TestOnlyTheAdministratorAdopts).
 	mem.CreateBucket(ctx, "made-by-hand", false)
-	if _, err := r.Create(ctx, "111111111111", "made-by-hand", false); err != nil {
+	if _, err := r.Create(ctx, "111111111111", "made-by-hand", CreateOptions{Adopt: true}); err != nil {
 		t.Errorf("adopt: %v", err)
 	}
 	// A backend failure registers nothing and frees the name.
 	mem.SetFailure(errors.New("down"))
-	if _, err := r.Create(ctx, "111111111111", "during-outage", false); err == nil {
+	if _, err := r.Create(ctx, "111111111111", "during-outage", CreateOptions{}); err == nil {
 		t.Error("create during an outage succeeded")
 	}
 	mem.SetFailure(nil)
 	if _, ok := r.Get("during-outage"); ok {
 		t.Error("failed create registered the bucket")
 	}
-	if _, err := r.Create(ctx, "111111111111", "during-outage", false); err != nil {
+	if _, err := r.Create(ctx, "111111111111", "during-outage", CreateOptions{}); err != nil {
 		t.Errorf("create after the outage: %v", err)
 	}
 	if s, err := r.Store("trail-logs"); err != nil || s != Store(mem) {
@@ -113,9 +115,9 @@ func TestRegistryPersists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Create(ctx, "222222222222", "zeta-logs", false)
-	r.Create(ctx, "111111111111", "alpha-logs", false)
-	r.Create(ctx, "111111111111", "beta-logs", false)
+	r.Create(ctx, "222222222222", "zeta-logs", CreateOptions{})
+	r.Create(ctx, "111111111111", "alpha-logs", CreateOptions{})
+	r.Create(ctx, "111111111111", "beta-logs", CreateOptions{})
 	if err := r.Allow("alpha-logs", "333333333333"); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +158,7 @@ func TestRegistryPersists(t *testing.T) {
 func TestRegistryAllowAndPolicy(t *testing.T) {
 	ctx := t.Context()
 	r, _ := newRegistry(t)
-	r.Create(ctx, "111111111111", "trail-logs", false)
+	r.Create(ctx, "111111111111", "trail-logs", CreateOptions{})
 	if err := r.Allow("trail-logs", "12"); !errors.Is(err, ErrInvalidAccount) {
 		t.Errorf("Allow(bad account): %v", err)
 	}
@@ -217,7 +219,7 @@ func TestCanDeliver(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			r, _ := newRegistry(t)
-			if _, err := r.Create(t.Context(), "111111111111", "trail-logs", false); err != nil {
+			if _, err := r.Create(t.Context(), "111111111111", "trail-logs", CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			for _, a := range c.Allowed {
@@ -302,7 +304,7 @@ func FuzzPolicy(f *testing.F) {
 	})
 }
 
-func TestCreateOnNamedBackend(t *testing.T) {
+func TestCreateOnANamedBackend(t *testing.T) {
 	db := openDB(t, vfs.NewMem())
 	defer db.Close()
 	fs, mem := NewFS(t.TempDir()), NewMem()
@@ -311,16 +313,16 @@ func TestCreateOnNamedBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if b, err := r.CreateOn(ctx, "fs", "111111111111", "local-logs", false); err != nil || b.Backend != "fs" {
-		t.Fatalf("CreateOn fs: %+v %v", b, err)
+	if b, err := r.Create(ctx, "111111111111", "local-logs", CreateOptions{Backend: "fs"}); err != nil || b.Backend != "fs" {
+		t.Fatalf("Create on fs: %+v %v", b, err)
 	}
 	if ok, _ := fs.BucketExists(ctx, "local-logs"); !ok {
 		t.Fatal("the fs bucket was not made on fs")
 	}
-	if b, err := r.Create(ctx, "111111111111", "remote-logs", false); err != nil || b.Backend != "s3" {
+	if b, err := r.Create(ctx, "111111111111", "remote-logs", CreateOptions{}); err != nil || b.Backend != "s3" {
 		t.Fatalf("Create on the default: %+v %v", b, err)
 	}
-	if _, err := r.CreateOn(ctx, "gcs", "111111111111", "other-logs", false); !errors.Is(err, ErrNoSuchBackend) {
+	if _, err := r.Create(ctx, "111111111111", "other-logs", CreateOptions{Backend: "gcs"}); !errors.Is(err, ErrNoSuchBackend) {
 		t.Fatalf("an unknown backend: %v", err)
 	}
 	if got := r.Backends(); len(got) != 2 || got[0] != "fs" || got[1] != "s3" {
@@ -337,8 +339,8 @@ func TestRegistryRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Create(ctx, "111111111111", "plain", false)
-	r.Create(ctx, "111111111111", "locked", true)
+	r.Create(ctx, "111111111111", "plain", CreateOptions{})
+	r.Create(ctx, "111111111111", "locked", CreateOptions{ObjectLock: true})
 	day := 24 * time.Hour
 
 	// Without a server default, only a bucket's own period retains.
@@ -380,7 +382,7 @@ func TestRegistryRetention(t *testing.T) {
 	if _, err := r.Retention("plain"); !errors.Is(err, ErrNoObjectLock) {
 		t.Errorf("Retention(plain) under a default: %v, want ErrNoObjectLock", err)
 	}
-	b, err := r.Create(ctx, "111111111111", "new-logs", false)
+	b, err := r.Create(ctx, "111111111111", "new-logs", CreateOptions{})
 	if err != nil || !b.ObjectLock {
 		t.Fatalf("a bucket made under a default: %+v, %v; want Object Lock", b, err)
 	}
@@ -403,5 +405,69 @@ func TestRegistryRetention(t *testing.T) {
 	}
 	if b, _ := r.Get("new-logs"); b.RetentionDays != 400 || !b.ObjectLock {
 		t.Errorf("after reopen: %+v", b)
+	}
+}
+
+// TestOnlyTheAdministratorAdopts: a bucket already on the backend (an
+// unrelated bucket, a directory prepared with another account's archive)
+// is BucketAlreadyExists to a tenant, who gets nothing and changes
+// nothing; the administrator may register it for the account it acts on.
+func TestOnlyTheAdministratorAdopts(t *testing.T) {
+	for _, backend := range []struct {
+		name string
+		new  func(t *testing.T) Store
+	}{
+		{"mem", func(t *testing.T) Store { return NewMem() }},
+		{"fs", func(t *testing.T) Store { return NewFS(filepath.Join(t.TempDir(), "buckets")) }},
+	} {
+		t.Run(backend.name, func(t *testing.T) {
+			ctx := t.Context()
+			db := openDB(t, vfs.NewMem())
+			t.Cleanup(func() { db.Close() })
+			st := backend.new(t)
+			r, err := OpenRegistry(db, map[string]Store{backend.name: st}, backend.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What the operator prepared: another account's archive.
+			if err := st.CreateBucket(ctx, "prepared", false); err != nil {
+				t.Fatal(err)
+			}
+			const secret = "AWSLogs/333333333333/CloudTrail/us-east-1/2026/01/01/f.json.gz"
+			if err := st.Put(ctx, "prepared", secret, []byte("theirs"), PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			ops := Ops(r)
+			_, aerr := call(t, ops, "CreateBucket", stranger, false, `{"Bucket":"prepared"}`)
+			wantCode(t, "a tenant's CreateBucket of a bucket on the backend", aerr, CodeBucketExists)
+			if aerr != nil && aerr.Message != "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again." {
+				t.Errorf("message %q", aerr.Message)
+			}
+			if _, ok := r.Get("prepared"); ok {
+				t.Fatal("the refused create registered the bucket")
+			}
+			_, aerr = call(t, ops, "GetObject", stranger, false, `{"Bucket":"prepared","Key":"`+secret+`"}`)
+			wantCode(t, "the tenant's GetObject", aerr, CodeNoSuchBucket)
+			if obj, err := st.Get(ctx, "prepared", secret); err != nil || string(obj.Body) != "theirs" {
+				t.Fatalf("the prepared object after the refusal: %v, %v", obj, err)
+			}
+			if _, err := r.Create(ctx, stranger, "prepared", CreateOptions{}); !errors.Is(err, ErrBucketExists) {
+				t.Errorf("Create without Adopt: %v, want ErrBucketExists", err)
+			}
+			// The administrator, acting on the rightful owner, adopts it.
+			out, aerr := call(t, ops, "CreateBucket", "333333333333", true, `{"Bucket":"prepared"}`)
+			if aerr != nil || out["Owner"] != "333333333333" {
+				t.Fatalf("the administrator's CreateBucket: %v, %v", out, aerr)
+			}
+			if _, aerr := call(t, ops, "GetObject", "333333333333", false, `{"Bucket":"prepared","Key":"`+secret+`"}`); aerr != nil {
+				t.Errorf("the owner's GetObject: %v", aerr)
+			}
+			// Once registered the name is taken for the administrator too.
+			_, aerr = call(t, ops, "CreateBucket", stranger, true, `{"Bucket":"prepared"}`)
+			wantCode(t, "the administrator's CreateBucket of a registered bucket", aerr, CodeBucketExists)
+			if b, _ := r.Get("prepared"); b.Owner != "333333333333" {
+				t.Errorf("owner %s after a second create", b.Owner)
+			}
+		})
 	}
 }

@@ -301,6 +301,8 @@ func mapS3Error(op, bucket, key string, err error) error {
 			sentinel = ErrBucketExists
 		case "InvalidBucketName":
 			sentinel = ErrInvalidBucketName
+		case "AccessDenied", "Forbidden":
+			sentinel = ErrAccessDenied
 		case "InvalidRequest":
 			if m := strings.ToLower(ae.ErrorMessage()); strings.Contains(m, "object lock") || strings.Contains(m, "objectlock") {
 				sentinel = ErrNoObjectLock

@@ -3,6 +3,8 @@ package objstore_test
 import (
 	"context"
 	"errors"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/cairn-audit/cairn/internal/objstore"
 	"github.com/cairn-audit/cairn/internal/objstore/miniotest"
@@ -100,3 +104,53 @@ func TestS3Outage(t *testing.T) {
 		t.Errorf("Get after restart: %v", err)
 	}
 }
+
+// A bucket on the S3 endpoint that cairn did not make (here one holding
+// another service's secret) is not a tenant's to take: creating its name
+// is ErrBucketExists and registers nothing. The administrator may adopt it.
+func TestS3ExistingBucketIsOnlyTheAdministratorsToAdopt(t *testing.T) {
+	ctx := t.Context()
+	srv := miniotest.Start(t)
+	raw := rawClient(srv)
+	if _, err := raw.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("unrelated")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("unrelated"), Key: aws.String("config/secret.txt"), Body: strings.NewReader("hunter2")}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pebble.Open("db", &pebble.Options{FS: vfs.NewMem(), Logger: testLogger{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	r, err := objstore.OpenRegistry(db, map[string]objstore.Store{"s3": srv.Store(t)}, "s3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Create(ctx, "222222222222", "unrelated", objstore.CreateOptions{}); !errors.Is(err, objstore.ErrBucketExists) {
+		t.Fatalf("a tenant's create: %v, want ErrBucketExists", err)
+	}
+	if _, ok := r.Get("unrelated"); ok {
+		t.Fatal("the refused create registered the bucket")
+	}
+	out, err := raw.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("unrelated"), Key: aws.String("config/secret.txt")})
+	if err != nil {
+		t.Fatalf("the bucket's object after the refusal: %v", err)
+	}
+	body, _ := io.ReadAll(out.Body)
+	out.Body.Close()
+	if string(body) != "hunter2" {
+		t.Fatalf("the bucket's object after the refusal: %q", body)
+	}
+	b, err := r.Create(ctx, "333333333333", "unrelated", objstore.CreateOptions{Adopt: true})
+	if err != nil || b.Owner != "333333333333" {
+		t.Fatalf("the administrator's adoption: %+v, %v", b, err)
+	}
+}
+
+// testLogger keeps Pebble's start-up chatter out of test output.
+type testLogger struct{ t *testing.T }
+
+func (testLogger) Infof(string, ...any)             {}
+func (l testLogger) Errorf(format string, a ...any) { l.t.Logf(format, a...) }
+func (l testLogger) Fatalf(format string, a ...any) { l.t.Fatalf(format, a...) }

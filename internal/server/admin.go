@@ -34,24 +34,10 @@ type AccessKeyResult struct {
 	CreateDate      awsapi.Time `json:"CreateDate"`
 }
 
-func requireAdmin(c *awsapi.Call) error {
-	if !c.Principal.Admin {
-		return awsapi.Errorf(awsapi.CodeAccessDenied, "User: %s is not authorized to perform: %s. Only the administrator account's keys may.", c.Principal.ARN(), c.Operation)
-	}
-	return nil
-}
-
 // adminOps are cairn's own account operations.
 func adminOps(dir *auth.Directory) map[string]awsapi.Op {
 	return map[string]awsapi.Op{
-		"CreateAccount": {Handle: func(ctx context.Context, c *awsapi.Call) (any, error) {
-			if err := requireAdmin(c); err != nil {
-				return nil, err
-			}
-			var req createAccountRequest
-			if err := c.Decode(&req); err != nil {
-				return nil, err
-			}
+		"CreateAccount": {AdminOnly: true, Handle: awsapi.Typed(func(ctx context.Context, c *awsapi.Call, req *createAccountRequest) (any, error) {
 			a, err := dir.CreateAccount(req.AccountID, req.Name)
 			switch {
 			case errors.Is(err, auth.ErrAccountExists):
@@ -62,7 +48,7 @@ func adminOps(dir *auth.Directory) map[string]awsapi.Op {
 				return nil, err
 			}
 			return accountView(a), nil
-		}},
+		})},
 		"ListAccounts": {ReadOnly: true, Handle: func(ctx context.Context, c *awsapi.Call) (any, error) {
 			var out []any
 			for _, a := range dir.Accounts() {
@@ -75,18 +61,19 @@ func adminOps(dir *auth.Directory) map[string]awsapi.Op {
 			}
 			return map[string]any{"Accounts": out}, nil
 		}},
-		"CreateAccessKey": {Handle: func(ctx context.Context, c *awsapi.Call) (any, error) {
-			var req createKeyRequest
-			if err := c.Decode(&req); err != nil {
-				return nil, err
-			}
+		"CreateAccessKey": {Redact: map[string]awsapi.Redaction{"SecretAccessKey": awsapi.HideValue}, Handle: awsapi.Typed(func(ctx context.Context, c *awsapi.Call, req *createKeyRequest) (any, error) {
 			if req.AccountID == "" {
 				req.AccountID = c.AccountID
 			}
-			if req.AccountID != c.Principal.Key.AccountID {
-				if err := requireAdmin(c); err != nil {
-					return nil, err
-				}
+			if req.AccountID != c.Principal.Key.AccountID && !c.Principal.Admin {
+				return nil, awsapi.Errorf(awsapi.CodeAccessDenied, "User: %s is not authorized to perform: CreateAccessKey on account %s.", c.Principal.ARN(), req.AccountID)
+			}
+			// A user's key may mint keys for that user alone: a key for the
+			// root or another user would let it act, in the trail, under a
+			// name that is not its own. The root and the administrator
+			// manage every user of their accounts.
+			if !c.Principal.Admin && c.Principal.Key.UserName != "" && req.UserName != c.Principal.Key.UserName {
+				return nil, awsapi.Errorf(awsapi.CodeAccessDenied, "User: %s is not authorized to perform: CreateAccessKey on %s.", c.Principal.ARN(), auth.Principal{Key: auth.Key{AccountID: req.AccountID, UserName: req.UserName}}.ARN())
 			}
 			k, err := dir.CreateKey(req.AccountID, req.UserName)
 			switch {
@@ -101,7 +88,7 @@ func adminOps(dir *auth.Directory) map[string]awsapi.Op {
 				AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, AccountID: k.AccountID,
 				UserName: k.UserName, Arn: auth.Principal{Key: k}.ARN(), CreateDate: awsapi.Time{Time: k.Created},
 			}, nil
-		}},
+		})},
 	}
 }
 

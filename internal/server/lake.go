@@ -13,8 +13,9 @@ import (
 )
 
 // openLake opens CloudTrail Lake: the event data stores (kept in the
-// ledger database), the DuckDB database of their events under
-// <data-dir>/lake, their ingestion from the ledger and the queries.
+// ledger database), the DuckDB databases of their events (one per
+// account) under <data-dir>/lake, their ingestion from the ledger and the
+// queries.
 func (s *Server) openLake(cfg Config, log *slog.Logger) error {
 	stores, err := lake.OpenStores(s.ledgerDB)
 	if err != nil {
@@ -26,7 +27,7 @@ func (s *Server) openLake(cfg Config, log *slog.Logger) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db, err := lake.OpenDB(ctx, filepath.Join(dir, "lake.duckdb"))
+	db, err := lake.OpenDatabases(ctx, dir, cfg.Lake, stores, log)
 	if err != nil {
 		return err
 	}
@@ -40,14 +41,14 @@ func (s *Server) openLake(cfg Config, log *slog.Logger) error {
 		return ok && org.Management == account
 	}}
 	s.channels = &lake.ChannelAPI{Channels: channels, API: s.lakeAPI}
-	s.audits = &lake.AuditEvents{Channels: s.channels, DB: db}
-	s.exporter = &lake.Exporter{DB: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}}
-	s.ingester = &lake.Ingester{Ledger: s.ledger, Stores: stores, DB: db, Log: log, ManagedBy: func(account string) (string, bool) {
+	s.audits = &lake.AuditEvents{Channels: s.channels, DBs: db}
+	s.exporter = &lake.Exporter{DBs: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}}
+	s.ingester = &lake.Ingester{Ledger: s.ledger, Stores: stores, DBs: db, Log: log, ManagedBy: func(account string) (string, bool) {
 		org, ok := s.orgs.Of(account)
 		return org.Management, ok
 	}}
-	s.queries = &lake.Queries{DB: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log, Dir: filepath.Join(dir, "queries")}
-	s.imports = &lake.Imports{DB: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log, Dir: filepath.Join(dir, "imports")}
+	s.queries = &lake.Queries{DBs: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log, Dir: filepath.Join(dir, "queries")}
+	s.imports = &lake.Imports{DBs: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log, Dir: filepath.Join(dir, "imports")}
 	if err := s.queries.Load(); err != nil {
 		return fmt.Errorf("lake queries: %w", err)
 	}

@@ -58,6 +58,10 @@ func newMetrics(reg *prometheus.Registry, l *ledger.Ledger, x *history.Indexer, 
 			Name: "cairn_delivery_failures_total",
 			Help: "Failed attempts to deliver a trail's batch of log files; each is retried.",
 		}, func() float64 { _, _, f := d.Delivered(); return float64(f) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "cairn_delivery_quarantined_records_total",
+			Help: "Records that trails selected but could not place in a log file, left out and listed by ListQuarantinedRecords; counted once per trail, by this process.",
+		}, func() float64 { return float64(d.QuarantinedTotal()) }),
 	)
 	return m
 }

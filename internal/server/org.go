@@ -52,20 +52,13 @@ func orgError(err error, req orgRequest) error {
 // the administrator's; any account may describe its own.
 func orgOps(orgs *auth.Organizations) map[string]awsapi.Op {
 	change := func(fn func(req orgRequest) (auth.Organization, error)) awsapi.Op {
-		return awsapi.Op{Handle: func(ctx context.Context, c *awsapi.Call) (any, error) {
-			if err := requireAdmin(c); err != nil {
-				return nil, err
-			}
-			var req orgRequest
-			if err := c.Decode(&req); err != nil {
-				return nil, err
-			}
-			o, err := fn(req)
+		return awsapi.Op{AdminOnly: true, Handle: awsapi.Typed(func(ctx context.Context, c *awsapi.Call, req *orgRequest) (any, error) {
+			o, err := fn(*req)
 			if err != nil {
-				return nil, orgError(err, req)
+				return nil, orgError(err, *req)
 			}
 			return orgView(o), nil
-		}}
+		})}
 	}
 	return map[string]awsapi.Op{
 		"CreateOrganization": change(func(req orgRequest) (auth.Organization, error) {
@@ -77,27 +70,16 @@ func orgOps(orgs *auth.Organizations) map[string]awsapi.Op {
 		"RemoveOrganizationMember": change(func(req orgRequest) (auth.Organization, error) {
 			return orgs.Remove(req.OrganizationId, req.AccountId)
 		}),
-		"DeleteOrganization": {Handle: func(ctx context.Context, c *awsapi.Call) (any, error) {
-			if err := requireAdmin(c); err != nil {
-				return nil, err
-			}
-			var req orgRequest
-			if err := c.Decode(&req); err != nil {
-				return nil, err
-			}
+		"DeleteOrganization": {AdminOnly: true, Handle: awsapi.Typed(func(ctx context.Context, c *awsapi.Call, req *orgRequest) (any, error) {
 			if err := orgs.Delete(req.OrganizationId); err != nil {
 				if errors.Is(err, auth.ErrNoOrganization) {
-					return nil, orgError(err, req)
+					return nil, orgError(err, *req)
 				}
 				return nil, awsapi.Errorf(codeConstraintViolation, "%s", err.Error())
 			}
 			return struct{}{}, nil
-		}},
-		"DescribeOrganization": {ReadOnly: true, Handle: func(ctx context.Context, c *awsapi.Call) (any, error) {
-			var req orgRequest
-			if err := c.Decode(&req); err != nil {
-				return nil, err
-			}
+		})},
+		"DescribeOrganization": {ReadOnly: true, Handle: awsapi.Typed(func(ctx context.Context, c *awsapi.Call, req *orgRequest) (any, error) {
 			var (
 				o  auth.Organization
 				ok bool
@@ -111,7 +93,7 @@ func orgOps(orgs *auth.Organizations) map[string]awsapi.Op {
 				return nil, awsapi.Errorf(codeOrgNotFound, "Your account is not a member of an organization.")
 			}
 			return orgView(o), nil
-		}},
+		})},
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -43,6 +42,14 @@ type Config struct {
 	TLSCertFile      string
 	TLSKeyFile       string
 	MaxBodyBytes     int64
+	// MaxConns caps open client connections; more wait in the kernel's
+	// backlog until one closes.
+	MaxConns int
+	// Timeouts of the HTTP server: a whole request read, a response
+	// written, an idle keep-alive connection.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
 	// Pprof serves Go's profiler at /debug/pprof/ (for benchmarking).
 	Pprof bool
 	// DeliveryInterval is how often trails deliver log files.
@@ -69,6 +76,8 @@ type Config struct {
 	RootAccountID       string
 	RootAccessKeyID     string
 	RootSecretAccessKey string
+	// Lake are the limits of each account's Lake database.
+	Lake lake.DBOptions
 }
 
 // DefaultConfig returns the embedded default: one data directory, loopback.
@@ -78,9 +87,14 @@ func DefaultConfig() Config {
 		Listen:           "127.0.0.1:4750",
 		HistoryRetention: 90 * 24 * time.Hour,
 		MaxBodyBytes:     32 << 20,
+		MaxConns:         1024,
+		ReadTimeout:      time.Minute,
+		WriteTimeout:     5 * time.Minute,
+		IdleTimeout:      2 * time.Minute,
 		DeliveryInterval: delivery.DefaultConfig().Interval,
 		DigestInterval:   delivery.DefaultConfig().DigestInterval,
 		S3Region:         "us-east-1",
+		Lake:             lake.DefaultDBOptions(),
 	}
 }
 
@@ -89,11 +103,20 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("--data-dir must not be empty")
 	}
+	if err := c.Lake.Validate(); err != nil {
+		return err
+	}
 	if c.HistoryRetention < 0 {
 		return errors.New("--history-retention must not be negative")
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if c.MaxConns < 1 {
+		return errors.New("--max-connections must be at least 1")
+	}
+	if c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.IdleTimeout <= 0 {
+		return errors.New("--read-timeout, --write-timeout and --idle-timeout must be positive")
 	}
 	if c.DeliveryInterval < time.Second {
 		return errors.New("--delivery-interval must be at least 1s")
@@ -123,7 +146,7 @@ type Server struct {
 	buckets  *objstore.Registry
 	topics   *notify.Topics
 	notifier *notify.Notifier
-	lakeDB   *lake.DB
+	lakeDB   *lake.Databases
 	lakeAPI  *lake.API
 	ingester *lake.Ingester
 	queries  *lake.Queries
@@ -148,8 +171,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
+	if err := prepareDataDir(cfg.DataDir, log); err != nil {
+		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log}
 	var err error
@@ -211,22 +234,33 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 				SigningName: "cloudtrail",
 				EventSource: "cloudtrail.amazonaws.com",
 				Ops: mergeOps(adminOps(s.dir), orgOps(s.orgs), objstore.Ops(s.buckets), notify.Ops(s.topics), s.exporter.Ops(),
-					map[string]awsapi.Op{"PutEvents": ingest.PutEventsOp(s.ledger)}),
+					withMaxBody(map[string]awsapi.Op{"PutEvents": ingest.PutEventsOp(s.ledger)}, cfg.MaxBodyBytes), s.deliver.Ops()),
 			},
 		},
 		Routes: map[string]awsapi.Route{
 			// CloudTrail Lake's data service (rest-json): events from
 			// outside AWS, through a channel.
-			"POST /PutAuditEvents": {Service: &awsapi.Service{SigningName: "cloudtrail-data", EventSource: "cloudtrail-data.amazonaws.com", Ops: s.audits.Ops()}, Op: "PutAuditEvents"},
+			"POST /PutAuditEvents": {Service: &awsapi.Service{SigningName: "cloudtrail-data", EventSource: "cloudtrail-data.amazonaws.com", Ops: withMaxBody(s.audits.Ops(), 2<<20)}, Op: "PutAuditEvents"},
 		},
 		Dir:     s.dir,
 		Audit:   s.auditor.record,
 		Log:     log,
 		Now:     time.Now,
-		MaxBody: cfg.MaxBodyBytes,
+		MaxBody: awsapi.DefaultMaxBody,
 		Observe: m.observe,
 	}
 	return s, nil
+}
+
+// withMaxBody raises the body bound of bulk operations: PutEvents takes
+// Config.MaxBodyBytes; PutAuditEvents reads a little over its 1 MB limit so
+// that its own check answers with CloudTrail's error.
+func withMaxBody(ops map[string]awsapi.Op, n int64) map[string]awsapi.Op {
+	for name, op := range ops {
+		op.MaxBody = n
+		ops[name] = op
+	}
+	return ops
 }
 
 func mergeOps(ms ...map[string]awsapi.Op) map[string]awsapi.Op {
@@ -286,7 +320,7 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return err
 	}
-	s.ln = ln
+	s.ln = limitListener(ln, s.cfg.MaxConns)
 	return nil
 }
 
@@ -318,7 +352,17 @@ func (s *Server) Run(ctx context.Context) error {
 	lakeDone := make(chan error, 1)
 	go func() { lakeDone <- s.ingester.Run(lakeCtx) }()
 
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	// Every phase of a connection is bounded, so slow or idle clients
+	// cannot hold connections (and their goroutines) open at will.
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: min(10*time.Second, s.cfg.ReadTimeout),
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 	serveDone := make(chan error, 1)
 	go func() {
 		var err error

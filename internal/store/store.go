@@ -14,18 +14,19 @@ import (
 
 // Key prefixes in the ledger database.
 const (
-	PrefixLedger  = 'L' // ledger records by sequence number
-	PrefixDedupe  = 'D' // (account, eventID) → sequence number
-	PrefixCursor  = 'C' // consumer cursors
-	PrefixAccount = 'A' // accounts
-	PrefixKey     = 'K' // access keys
-	PrefixBucket  = 'S' // buckets: owner, backend, policy
-	PrefixTopic   = 'N' // notification topics
-	PrefixOrg     = 'O' // organizations
-	PrefixTrail   = 'T' // trails and their selectors
-	PrefixDeliver = 'V' // delivery cursors, pending batches and status
-	PrefixLake    = 'E' // event data stores
-	PrefixChannel = 'H' // Lake channels
+	PrefixLedger     = 'L' // ledger records by sequence number
+	PrefixDedupe     = 'D' // (account, eventID) → sequence number
+	PrefixCursor     = 'C' // consumer cursors
+	PrefixAccount    = 'A' // accounts
+	PrefixKey        = 'K' // access keys
+	PrefixBucket     = 'S' // buckets: owner, backend, policy
+	PrefixTopic      = 'N' // notification topics
+	PrefixOrg        = 'O' // organizations
+	PrefixTrail      = 'T' // trails and their selectors
+	PrefixDeliver    = 'V' // delivery cursors, pending batches and status
+	PrefixLake       = 'E' // event data stores
+	PrefixChannel    = 'H' // Lake channels
+	PrefixQuarantine = 'Q' // records delivery could not place, by trail ID and sequence number
 )
 
 // Options tune one database.

@@ -79,6 +79,9 @@ type DeliveryStatus struct {
 	LatestNotificationError            string
 	LatestDigestDeliveryTime           time.Time
 	LatestDigestDeliveryError          string
+	// QuarantinedRecords counts the records the trail selected but
+	// could not place in a log file; delivery went on without them.
+	QuarantinedRecords uint64 `json:",omitempty"`
 }
 
 // Status reports delivery progress.
@@ -632,6 +635,9 @@ type statusView struct {
 	LatestDeliveryAttemptSucceeded     string
 	TimeLoggingStarted                 string
 	TimeLoggingStopped                 string
+	// QuarantinedRecordCount is cairn's own: AWS's clients ignore a
+	// member their model lacks, and raw callers see it.
+	QuarantinedRecordCount uint64
 }
 
 func epoch(t time.Time) *awsapi.Time {
@@ -679,6 +685,7 @@ func (a *API) getTrailStatus(ctx context.Context, c *awsapi.Call) (any, error) {
 		LatestDeliveryAttemptSucceeded:     iso(d.LatestDeliveryAttemptSucceeded),
 		TimeLoggingStarted:                 iso(t.StartLoggingTime),
 		TimeLoggingStopped:                 iso(t.StopLoggingTime),
+		QuarantinedRecordCount:             d.QuarantinedRecords,
 	}, nil
 }
 

@@ -137,3 +137,27 @@ func TestPrefixRules(t *testing.T) {
 		}
 	}
 }
+
+type quarantineStatus struct{}
+
+func (quarantineStatus) Status(string) DeliveryStatus {
+	return DeliveryStatus{QuarantinedRecords: 3}
+}
+
+// TestTrailStatusShowsQuarantinedRecords: cairn's own member, which AWS's
+// clients ignore, carries the count; the AWS members are unchanged.
+func TestTrailStatusShowsQuarantinedRecords(t *testing.T) {
+	a := newAPI(t)
+	if _, err := call(t, a, "us-east-1", "CreateTrail", map[string]any{"Name": "quarantining", "S3BucketName": "b"}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := call(t, a, "us-east-1", "GetTrailStatus", map[string]any{"Name": "quarantining"})
+	if err != nil || out["QuarantinedRecordCount"] != 0.0 {
+		t.Fatalf("a trail without quarantined records: %v %v", out, err)
+	}
+	a.Status = quarantineStatus{}
+	out, err = call(t, a, "us-east-1", "GetTrailStatus", map[string]any{"Name": "quarantining"})
+	if err != nil || out["QuarantinedRecordCount"] != 3.0 || out["LatestDeliveryError"] != nil {
+		t.Fatalf("a trail with 3 quarantined records: %v %v", out, err)
+	}
+}

@@ -254,7 +254,7 @@ func (n *node) sdk(k keyPair, region string) *cloudtrail.Client {
 		// its transport can meet on loopback when a reply is faster than its
 		// own request bookkeeping (aws-sdk-go-v2 issue 2737). A short backoff
 		// keeps such retries from dominating the tests' run time.
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) { o.MaxBackoff = 20 * time.Millisecond }),
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) { o.MaxBackoff = 20 * time.Millisecond; o.MaxAttempts = 8 }),
 	})
 }
 

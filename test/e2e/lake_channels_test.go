@@ -57,10 +57,13 @@ func TestLakeChannels(t *testing.T) {
 	}
 
 	// The AWS CLI's cloudtrail-data put-audit-events.
+	// An hour ago: stores keep events by their eventTime, so a fixed date
+	// would fall out of their retention one day.
+	eventTime := time.Now().UTC().Add(-time.Hour).Truncate(time.Second).Format(time.RFC3339)
 	eventData := func(uid, name string) string {
 		return fmt.Sprintf(`{"version":"1.0","userIdentity":{"type":"CustomUserIdentity","principalId":"alice","details":{"team":"blue"}},`+
-			`"eventSource":"myapp.example.com","eventName":%q,"eventTime":"2026-11-20T10:00:00Z","UID":%q,"recipientAccountId":%q,`+
-			`"requestParameters":{"door":7,"floor":"3"}}`, name, uid, acct)
+			`"eventSource":"myapp.example.com","eventName":%q,"eventTime":%q,"UID":%q,"recipientAccountId":%q,`+
+			`"requestParameters":{"door":7,"floor":"3"}}`, name, eventTime, uid, acct)
 	}
 	good := eventData("cli-1", "OpenDoor")
 	sum := sha256.Sum256([]byte(good))

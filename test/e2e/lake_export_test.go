@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -31,9 +32,11 @@ func TestLakeExportParquet(t *testing.T) {
 	want := map[string]int{}
 	for i := 0; i < 30; i++ {
 		region := []string{"us-east-1", "eu-west-1"}[i%2]
-		day := time.Date(2026, 11, 18+i%3, 9, i, 0, 0, time.UTC)
+		// The last three days: the store keeps events by their eventTime,
+		// so fixed dates would fall out of its retention one day.
+		day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3+i%3).Add(9*time.Hour + time.Duration(i)*time.Minute)
 		recs = append(recs, json.RawMessage(fmt.Sprintf(`{"eventVersion":"1.11","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::%[1]s:user/u%[4]d","accountId":"%[1]s","userName":"u%[4]d"},`+
-			`"eventTime":"%[3]s","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"%[2]s","eventID":"x-%02[4]d","requestParameters":{"bucketName":"b%[4]d","n":%[4]d},`+
+			`"eventTime":"%[3]s","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"%[2]s","eventID":"e0000000-0000-4000-8000-0000000000%02[4]d","requestParameters":{"bucketName":"b%[4]d","n":%[4]d},`+
 			`"readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"%[1]s","eventCategory":"Management"}`,
 			acct, region, day.Format(time.RFC3339), i)))
 		want[fmt.Sprintf("recipientaccountid=%s/awsregion=%s/date=%s", acct, region, day.Format("2006-01-02"))]++
@@ -41,7 +44,7 @@ func TestLakeExportParquet(t *testing.T) {
 	putRecords(t, keyClient(t, n.endpoint, k, "us-east-1", ""), recs...)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		rows := lakeQuery(t, cli, "SELECT count(*) FROM "+id+" WHERE eventid LIKE 'x-%'")
+		rows := lakeQuery(t, cli, "SELECT count(*) FROM "+id+" WHERE eventid LIKE 'e0000000-%'")
 		if len(rows) == 1 && rows[0][0] == "30" {
 			break
 		}
@@ -49,6 +52,14 @@ func TestLakeExportParquet(t *testing.T) {
 			t.Fatalf("the store has %v of the 30 events", rows)
 		}
 		time.Sleep(300 * time.Millisecond)
+	}
+
+	// The account's events are in a database file of its own.
+	if fi, err := os.Stat(filepath.Join(dir, "lake", "accounts", acct+".duckdb")); err != nil || fi.Size() == 0 {
+		t.Fatalf("no database of account %s: %v", acct, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "lake", "lake.duckdb")); err == nil {
+		t.Fatal("a database shared by every account exists")
 	}
 
 	out := n.mustRun("export", "parquet", "--store", id, "--to", "s3://lake-export/athena/cloudtrail", "--account-id", acct, "--output", "json")
@@ -69,7 +80,7 @@ func TestLakeExportParquet(t *testing.T) {
 	root := filepath.Join(dir, "buckets", "lake-export", "athena", "cloudtrail")
 	q := `SELECT 'recipientaccountid=' || recipientaccountid || '/awsregion=' || awsregion || '/date=' || "date", count(*),
 		min(requestparameters['bucketName']), max(useridentity.username), bool_and(readonly), min(eventjson LIKE '{"eventVersion":"1.11"%')
-		FROM read_parquet('` + root + `/**/*.parquet', hive_partitioning = true) WHERE eventid LIKE 'x-%' GROUP BY 1 ORDER BY 1`
+		FROM read_parquet('` + root + `/**/*.parquet', hive_partitioning = true) WHERE eventid LIKE 'e0000000-%' GROUP BY 1 ORDER BY 1`
 	rs, err := db.Query(q)
 	if err != nil {
 		t.Fatal(err)

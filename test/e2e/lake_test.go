@@ -209,15 +209,18 @@ func TestLakeQueryDelivery(t *testing.T) {
 	arn := cli.ok("create-event-data-store", "--name", "delivered")["EventDataStoreArn"].(string)
 	id := arn[strings.LastIndex(arn, "/")+1:]
 	c := keyClient(t, n.endpoint, k, "us-east-1", "")
+	// Times an hour ago: the store keeps events by their eventTime, so a
+	// fixed date would fall out of its retention one day.
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Hour)
 	var recs []json.RawMessage
 	for i := 0; i < 5; i++ {
-		recs = append(recs, json.RawMessage(fmt.Sprintf(`{"eventVersion":"1.08","eventTime":"2026-11-20T10:0%d:00Z","eventSource":"s3.amazonaws.com","eventName":"PutObject%d","awsRegion":"us-east-1","eventID":"d-%d","recipientAccountId":"%s","eventType":"AwsApiCall","managementEvent":true,"readOnly":false,"eventCategory":"Management","requestParameters":{"bucketName":"b,\"q\""}}`, i, i, i, acct)))
+		recs = append(recs, json.RawMessage(fmt.Sprintf(`{"eventVersion":"1.08","eventTime":"%sT%s:0%d:00Z","eventSource":"s3.amazonaws.com","eventName":"PutObject%d","awsRegion":"us-east-1","eventID":"d0000000-0000-4000-8000-%012d","recipientAccountId":"%s","eventType":"AwsApiCall","managementEvent":true,"readOnly":false,"eventCategory":"Management","requestParameters":{"bucketName":"b,\"q\""}}`, at.Format("2006-01-02"), at.Format("15"), i, i, i, acct)))
 	}
 	var resp ingest.PutEventsResponse
 	if err := c.Call(ctxT(t), ingest.Target, "PutEvents", ingest.PutEventsRequest{Records: recs}, &resp); err != nil || len(resp.Failed) > 0 {
 		t.Fatalf("PutEvents: %v %+v", err, resp)
 	}
-	sql := "SELECT eventid, eventname, element_at(requestparameters, 'bucketName') AS bucket, errorcode FROM " + id + " WHERE eventid LIKE 'd-%' ORDER BY eventid"
+	sql := "SELECT eventid, eventname, element_at(requestparameters, 'bucketName') AS bucket, errorcode FROM " + id + " WHERE eventid LIKE 'd0000000-%' ORDER BY eventid"
 	var rows [][]string
 	deadline := time.Now().Add(30 * time.Second)
 	for len(rows) < 5 && time.Now().Before(deadline) {
