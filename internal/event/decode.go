@@ -67,6 +67,22 @@ func ValidateJSON(b []byte) error {
 	return strictText(b)
 }
 
+// members are bits for the record members that may appear only once, and
+// that Parse derives when they are absent.
+type members uint
+
+const (
+	memberUserIdentity members = 1 << iota
+	memberEventTime
+	memberTimestamp
+	memberEventSource
+	memberEventName
+	memberRegion
+	memberEventID
+	memberRecipientAccount
+	memberReadOnly
+)
+
 // recordParsers parse whole records. One parse both validates the JSON and
 // gives every field, so a record is read once on the ingest path.
 var recordParsers fastjson.ParserPool
@@ -117,8 +133,8 @@ func fillRecord(v *fastjson.Value, r *Record) error {
 	// A member given twice would let the envelope (which takes the last)
 	// and a reader of the delivered file (which may take the first) see
 	// different values; the members cairn files records by must be single.
-	var seen uint
-	once := func(bit uint, name string) {
+	var seen members
+	once := func(bit members, name string) {
 		if seen&bit != 0 && ferr == nil {
 			ferr = &duplicateError{name}
 		}
@@ -129,7 +145,7 @@ func fillRecord(v *fastjson.Value, r *Record) error {
 		case "eventVersion":
 			str(&r.EventVersion, x, "eventVersion")
 		case "userIdentity":
-			once(1<<0, "userIdentity")
+			once(memberUserIdentity, "userIdentity")
 			if x.Type() == fastjson.TypeObject {
 				r.UserIdentity = decodeIdentity(x, str, raw)
 				if r.UserIdentity.dupAccount && ferr == nil {
@@ -139,31 +155,32 @@ func fillRecord(v *fastjson.Value, r *Record) error {
 				ferr = typeError("userIdentity", "an object")
 			}
 		case "eventTime":
-			once(1<<1, "eventTime")
+			once(memberEventTime, "eventTime")
 			str(&r.EventTime, x, "eventTime")
 		case "@timestamp":
-			once(1<<2, "@timestamp")
+			once(memberTimestamp, "@timestamp")
 			str(&r.Timestamp, x, "@timestamp")
 		case "eventSource":
-			once(1<<3, "eventSource")
+			once(memberEventSource, "eventSource")
 			str(&r.EventSource, x, "eventSource")
 		case "eventName":
-			once(1<<4, "eventName")
+			once(memberEventName, "eventName")
 			str(&r.EventName, x, "eventName")
 		case "awsRegion":
-			once(1<<5, "awsRegion")
+			once(memberRegion, "awsRegion")
 			str(&r.AWSRegion, x, "awsRegion")
 		case "eventID":
-			once(1<<6, "eventID")
+			once(memberEventID, "eventID")
 			str(&r.EventID, x, "eventID")
 		case "eventType":
 			str(&r.EventType, x, "eventType")
 		case "recipientAccountId":
-			once(1<<7, "recipientAccountId")
+			once(memberRecipientAccount, "recipientAccountId")
 			str(&r.RecipientAccountID, x, "recipientAccountId")
 		case "eventCategory":
 			str(&r.EventCategory, x, "eventCategory")
 		case "readOnly":
+			once(memberReadOnly, "readOnly")
 			flex(&r.ReadOnly, x, "readOnly")
 		case "managementEvent":
 			flex(&r.ManagementEvent, x, "managementEvent")
@@ -197,6 +214,7 @@ func fillRecord(v *fastjson.Value, r *Record) error {
 			}
 		}
 	})
+	r.present = seen
 	return ferr
 }
 

@@ -158,6 +158,9 @@ func parse(raw []byte, d Defaults, validated bool) (*Envelope, error) {
 		return nil, invalid("%s %s is not a UTC time like 2006-01-02T15:04:05Z between 1970 and 2261", timeField, quote(timeText))
 	}
 	if r.EventTime == "" {
+		if r.present&memberEventTime != 0 {
+			return nil, invalid("eventTime is empty or null; leave it out to have it derived")
+		}
 		add = append(add, field{"eventTime", t.Format(TimeFormat)})
 	}
 
@@ -173,6 +176,11 @@ func parse(raw []byte, d Defaults, validated bool) (*Envelope, error) {
 		if account == "" {
 			return nil, invalid("recipientAccountId is missing and no account is implied")
 		}
+		// A derived member is appended; one that is there, null or
+		// empty, would then be there twice.
+		if r.present&memberRecipientAccount != 0 {
+			return nil, invalid("recipientAccountId is empty or null; leave it out to have it derived")
+		}
 		add = append(add, field{"recipientAccountId", account})
 	}
 	if !ValidAccountID(account) {
@@ -186,6 +194,9 @@ func parse(raw []byte, d Defaults, validated bool) (*Envelope, error) {
 	if id == "" {
 		// The oldest records have no eventID. Derive one from the bytes, so
 		// that ingesting the same file twice still adds nothing.
+		if r.present&memberEventID != 0 {
+			return nil, invalid("eventID is empty or null; leave it out to have it derived")
+		}
 		id = derivedID(raw)
 		add = append(add, field{"eventID", id})
 	}
@@ -207,6 +218,9 @@ func parse(raw []byte, d Defaults, validated bool) (*Envelope, error) {
 	if r.ReadOnly != nil {
 		e.ReadOnly = bool(*r.ReadOnly)
 	} else if !insight {
+		if r.present&memberReadOnly != 0 {
+			return nil, invalid("readOnly is null; leave it out to have it derived")
+		}
 		e.ReadOnly = InferReadOnly(r.EventSource, r.EventName)
 		add = append(add, field{"readOnly", e.ReadOnly})
 	}

@@ -50,6 +50,9 @@ type Record struct {
 	// missing eventTime in records that passed through a log shipper.
 	Timestamp string `json:"@timestamp,omitempty"`
 
+	// present says which single members the record has, null or empty
+	// ones included.
+	present members
 	// requestValue and responseValue are requestParameters and
 	// responseElements as Parse found them, already parsed; when set,
 	// LookupResources reads them instead of the raw members.
