@@ -3,9 +3,11 @@ package objstore
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 
 	"github.com/cairn-audit/cairn/internal/awsapi"
+	"github.com/cairn-audit/cairn/internal/safeio"
 )
 
 // Error codes of cairn's bucket operations, S3's where S3 has one.
@@ -263,9 +265,9 @@ func Ops(r *Registry) map[string]awsapi.Op {
 			if err != nil {
 				return nil, err
 			}
-			obj, err := st.Get(ctx, req.Bucket, req.Key)
+			obj, err := getBounded(ctx, st, req.Bucket, req.Key, MaxGetObjectBytes)
 			if err != nil {
-				return nil, storeError(err)
+				return nil, err
 			}
 			meta := obj.Metadata
 			if meta == nil {
@@ -277,6 +279,36 @@ func Ops(r *Registry) map[string]awsapi.Op {
 			}, nil
 		}},
 	}
+}
+
+// MaxGetObjectBytes bounds what GetObject answers with: the object is held
+// whole in the answer, and a bucket's objects may be of any size. It is
+// the largest log file cairn reads.
+const MaxGetObjectBytes = safeio.MaxLogFileCompressed
+
+// getBounded reads an object of at most limit bytes; a larger one is
+// refused before its body is read (and checked again while reading, for a
+// backend whose listed size is stale).
+func getBounded(ctx context.Context, st Store, bucket, key string, limit int64) (*Object, error) {
+	rd, err := st.Open(ctx, bucket, key)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	defer rd.Body.Close()
+	tooLarge := awsapi.Errorf(CodeInvalidRequest, "The object is larger than %d bytes; read it from the bucket itself.", limit)
+	if rd.Size > limit {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(io.LimitReader(rd.Body, limit+1))
+	if err != nil {
+		return nil, storeError(err)
+	}
+	if int64(len(body)) > limit {
+		return nil, tooLarge
+	}
+	obj := &Object{ObjectInfo: rd.ObjectInfo, Body: body, Metadata: rd.Metadata, ContentType: rd.ContentType, ContentEncoding: rd.ContentEncoding}
+	obj.Size = int64(len(body))
+	return obj, nil
 }
 
 // owned returns the bucket when the call's account owns it.

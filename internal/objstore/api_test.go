@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -190,5 +191,29 @@ func TestRetentionOps(t *testing.T) {
 		if want := map[string]any{"locked-logs": 365.0, "plain-logs": nil}[b["Name"].(string)]; b["RetentionDays"] != want {
 			t.Errorf("ListBuckets: %s has RetentionDays %v, want %v", b["Name"], b["RetentionDays"], want)
 		}
+	}
+}
+
+// TestGetObjectIsBounded: an object over the bound is refused, not read
+// whole into the answer.
+func TestGetObjectIsBounded(t *testing.T) {
+	ctx := context.Background()
+	m := NewMem()
+	if err := m.CreateBucket(ctx, "b", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Put(ctx, "b", "big", make([]byte, 2048), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Put(ctx, "b", "small", []byte("ok"), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var ae *awsapi.Error
+	if _, err := getBounded(ctx, m, "b", "big", 1024); !errors.As(err, &ae) || ae.Code != CodeInvalidRequest {
+		t.Fatalf("2 KB object under a 1 KB bound: %v", err)
+	}
+	obj, err := getBounded(ctx, m, "b", "small", 1024)
+	if err != nil || string(obj.Body) != "ok" || obj.Size != 2 {
+		t.Fatalf("small object: %v %+v", err, obj)
 	}
 }
