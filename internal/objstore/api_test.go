@@ -199,20 +199,20 @@ func TestRetentionOps(t *testing.T) {
 func TestGetObjectIsBounded(t *testing.T) {
 	ctx := context.Background()
 	m := NewMem()
-	if err := m.CreateBucket(ctx, "b", false); err != nil {
+	if err := m.CreateBucket(ctx, "bounded-get", false); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Put(ctx, "b", "big", make([]byte, 2048), PutOptions{}); err != nil {
+	if err := m.Put(ctx, "bounded-get", "big", make([]byte, 2048), PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Put(ctx, "b", "small", []byte("ok"), PutOptions{}); err != nil {
+	if err := m.Put(ctx, "bounded-get", "small", []byte("ok"), PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var ae *awsapi.Error
-	if _, err := getBounded(ctx, m, "b", "big", 1024); !errors.As(err, &ae) || ae.Code != CodeInvalidRequest {
+	if _, err := getBounded(ctx, m, "bounded-get", "big", 1024); !errors.As(err, &ae) || ae.Code != CodeInvalidRequest {
 		t.Fatalf("2 KB object under a 1 KB bound: %v", err)
 	}
-	obj, err := getBounded(ctx, m, "b", "small", 1024)
+	obj, err := getBounded(ctx, m, "bounded-get", "small", 1024)
 	if err != nil || string(obj.Body) != "ok" || obj.Size != 2 {
 		t.Fatalf("small object: %v %+v", err, obj)
 	}
