@@ -21,22 +21,6 @@ func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Status: http.StatusBadRequest}
 }
 
-// Error codes shared by every operation. Operation-specific codes live with
-// their operations.
-const (
-	CodeMissingAuthenticationToken = "MissingAuthenticationTokenException"
-	CodeIncompleteSignature        = "IncompleteSignatureException"
-	CodeInvalidSignature           = "InvalidSignatureException"
-	CodeUnrecognizedClient         = "UnrecognizedClientException"
-	CodeUnknownOperation           = "UnknownOperationException"
-	CodeSerialization              = "SerializationException"
-	CodeValidation                 = "ValidationException"
-	CodeAccessDenied               = "AccessDeniedException"
-	CodeInternalFailure            = "InternalFailure"
-	CodeServiceUnavailable         = "ServiceUnavailableException"
-	CodeRequestTooLarge            = "RequestEntityTooLargeException"
-)
-
 // Internal is the error shown for a failure that is cairn's, not the caller's.
 func Internal() *Error {
 	return &Error{Code: CodeInternalFailure, Message: "The request processing has failed because of an unknown error, exception or failure.", Status: http.StatusInternalServerError}

@@ -48,10 +48,6 @@ type AuthError struct{ Code, Message string }
 func (e *AuthError) Error() string { return e.Code + ": " + e.Message }
 
 const (
-	codeMissingToken      = "MissingAuthenticationTokenException"
-	codeIncomplete        = "IncompleteSignatureException"
-	codeUnrecognized      = "UnrecognizedClientException"
-	codeInvalidSignature  = "InvalidSignatureException"
 	msgMissingToken       = "Missing Authentication Token"
 	msgUnrecognizedClient = "The security token included in the request is invalid."
 	msgSignatureMismatch  = "The request signature we calculated does not match the signature you provided. " +
@@ -126,15 +122,15 @@ func PrepareSigV4(r *http.Request, services []string, lookup SecretLookup, now t
 	authz := r.Header.Values("Authorization")
 	if len(authz) == 0 || strings.TrimSpace(authz[0]) == "" {
 		if hasPresignParams(r) {
-			return nil, authErr(codeIncomplete,
+			return nil, authErr(CodeIncompleteSignature,
 				"Query-string (presigned URL) authentication is not supported by this service; "+
 					"sign the request with an Authorization header.")
 		}
-		return nil, authErr(codeMissingToken, msgMissingToken)
+		return nil, authErr(CodeMissingAuthenticationToken, msgMissingToken)
 	}
 	if len(authz) > 1 {
 		// Two headers would leave it ambiguous which one was verified.
-		return nil, authErr(codeIncomplete, "Only one Authorization header may be sent.")
+		return nil, authErr(CodeIncompleteSignature, "Only one Authorization header may be sent.")
 	}
 	header := authz[0]
 
@@ -153,7 +149,7 @@ func PrepareSigV4(r *http.Request, services []string, lookup SecretLookup, now t
 
 	signed := strings.Split(strings.ToLower(params.signedHeaders), ";")
 	if !slices.Contains(signed, "host") {
-		return nil, authErr(codeIncomplete,
+		return nil, authErr(CodeIncompleteSignature,
 			"'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 	}
 
@@ -163,24 +159,24 @@ func PrepareSigV4(r *http.Request, services []string, lookup SecretLookup, now t
 	rawDate := amzDate
 	if amzDate != "" {
 		if !slices.Contains(signed, "x-amz-date") {
-			return nil, authErr(codeIncomplete,
+			return nil, authErr(CodeIncompleteSignature,
 				"'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
 		}
 		t, err := time.Parse(amzDateLayout, amzDate)
 		if err != nil || len(amzDate) != len(amzDateLayout) {
-			return nil, authErr(codeIncomplete,
+			return nil, authErr(CodeIncompleteSignature,
 				"Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", amzDate)
 		}
 		reqTime = t
 	} else {
 		rawDate = httpDate
 		if !slices.Contains(signed, "date") {
-			return nil, authErr(codeIncomplete,
+			return nil, authErr(CodeIncompleteSignature,
 				"'Date' must be a 'SignedHeader' in the AWS Authorization.")
 		}
 		t, err := http.ParseTime(httpDate)
 		if err != nil {
-			return nil, authErr(codeIncomplete,
+			return nil, authErr(CodeIncompleteSignature,
 				"Date header must be an HTTP date such as 'Mon, 02 Jan 2006 15:04:05 GMT'. Got '%s'.", httpDate)
 		}
 		reqTime = t.UTC()
@@ -188,7 +184,7 @@ func PrepareSigV4(r *http.Request, services []string, lookup SecretLookup, now t
 	isoTime := reqTime.Format(amzDateLayout)
 
 	if scope.date != isoTime[:8] {
-		return nil, authErr(codeInvalidSignature,
+		return nil, authErr(CodeInvalidSignature,
 			"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
 			scope.date, isoTime[:8], rawDate)
 	}
@@ -197,12 +193,12 @@ func PrepareSigV4(r *http.Request, services []string, lookup SecretLookup, now t
 	// actually applied.
 	now = now.UTC().Truncate(time.Second)
 	if earliest := now.Add(-maxClockSkew); reqTime.Before(earliest) {
-		return nil, authErr(codeInvalidSignature,
+		return nil, authErr(CodeInvalidSignature,
 			"Signature expired: %s is now earlier than %s (%s - 15 min.)",
 			isoTime, earliest.Format(amzDateLayout), now.Format(amzDateLayout))
 	}
 	if latest := now.Add(maxClockSkew); reqTime.After(latest) {
-		return nil, authErr(codeInvalidSignature,
+		return nil, authErr(CodeInvalidSignature,
 			"Signature not yet current: %s is still later than %s (%s + 15 min.)",
 			isoTime, latest.Format(amzDateLayout), now.Format(amzDateLayout))
 	}
@@ -210,11 +206,11 @@ func PrepareSigV4(r *http.Request, services []string, lookup SecretLookup, now t
 	// The time checks come before the lookup so that stale or replayed
 	// requests never reach the key store.
 	if scope.accessKeyID == "" {
-		return nil, authErr(codeUnrecognized, msgUnrecognizedClient)
+		return nil, authErr(CodeUnrecognizedClient, msgUnrecognizedClient)
 	}
 	secret, err := lookup(scope.accessKeyID)
 	if errors.Is(err, ErrUnknownAccessKey) {
-		return nil, authErr(codeUnrecognized, msgUnrecognizedClient)
+		return nil, authErr(CodeUnrecognizedClient, msgUnrecognizedClient)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("awsapi: looking up access key: %w", err)
@@ -242,13 +238,13 @@ func (s *Signature) Verify(body []byte) (Credential, error) {
 	payloadHash := hex.EncodeToString(sum[:])
 	if declared := r.Header.Values("X-Amz-Content-Sha256"); len(declared) > 0 {
 		if len(declared) > 1 || strings.TrimSpace(declared[0]) != payloadHash {
-			return Credential{}, authErr(codeInvalidSignature, msgPayloadHashMismatch)
+			return Credential{}, authErr(CodeInvalidSignature, msgPayloadHashMismatch)
 		}
 	}
 
 	provided, err := hex.DecodeString(params.signature)
 	if err != nil || len(provided) != sha256.Size {
-		return Credential{}, authErr(codeInvalidSignature, msgSignatureMismatch)
+		return Credential{}, authErr(CodeInvalidSignature, msgSignatureMismatch)
 	}
 
 	key := signingKey(secret, scope.date, scope.region, scope.service)
@@ -270,7 +266,7 @@ func (s *Signature) Verify(body []byte) (Credential, error) {
 		}
 	}
 	if !ok {
-		return Credential{}, authErr(codeInvalidSignature, msgSignatureMismatch)
+		return Credential{}, authErr(CodeInvalidSignature, msgSignatureMismatch)
 	}
 
 	return Credential{
@@ -315,7 +311,7 @@ func parseAuthorization(header string, haveDate bool) (authParams, *AuthError) {
 		for _, tok := range tokens[1:] {
 			name, value, found := strings.Cut(tok, "=")
 			if !found {
-				return p, authErr(codeIncomplete,
+				return p, authErr(CodeIncompleteSignature,
 					"'%s' not a valid key=value pair (missing equal-sign) in Authorization header: '%s'.", tok, echo)
 			}
 			var dst *string
@@ -333,7 +329,7 @@ func parseAuthorization(header string, haveDate bool) (authParams, *AuthError) {
 				continue
 			}
 			if seen[idx] {
-				return p, authErr(codeIncomplete,
+				return p, authErr(CodeIncompleteSignature,
 					"Authorization header has more than one '%s' parameter. Authorization=%s", name, echo)
 			}
 			seen[idx] = true
@@ -342,7 +338,7 @@ func parseAuthorization(header string, haveDate bool) (authParams, *AuthError) {
 	} else if len(tokens) > 0 && strings.HasPrefix(tokens[0], "AWS4-") && !strings.Contains(tokens[0], "=") {
 		// SigV4a and other AWS schemes are recognisably AWS, so name the
 		// problem instead of listing every missing parameter.
-		return p, authErr(codeIncomplete, "Unsupported AWS 'algorithm': '%s'.", tokens[0])
+		return p, authErr(CodeIncompleteSignature, "Unsupported AWS 'algorithm': '%s'.", tokens[0])
 	}
 	// Anything else (a bearer token, SigV2, garbage) has none of the
 	// parameters, and AWS then lists everything that is missing.
@@ -357,7 +353,7 @@ func parseAuthorization(header string, haveDate bool) (authParams, *AuthError) {
 		missing = append(missing, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
 	}
 	if len(missing) > 0 {
-		return p, authErr(codeIncomplete, "%s Authorization=%s", strings.Join(missing, " "), echo)
+		return p, authErr(CodeIncompleteSignature, "%s Authorization=%s", strings.Join(missing, " "), echo)
 	}
 	return p, nil
 }
@@ -375,23 +371,23 @@ func (s credentialScope) String() string {
 func parseScope(credential string, services []string) (credentialScope, *AuthError) {
 	parts := strings.Split(credential, "/")
 	if len(parts) != 5 {
-		return credentialScope{}, authErr(codeIncomplete,
+		return credentialScope{}, authErr(CodeIncompleteSignature,
 			"Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '%s'",
 			credential)
 	}
 	s := credentialScope{accessKeyID: parts[0], date: parts[1], region: parts[2], service: parts[3]}
 	if !validRegion(s.region) {
-		return s, authErr(codeIncomplete, "Credential should be scoped to a valid region, not '%s'.", s.region)
+		return s, authErr(CodeIncompleteSignature, "Credential should be scoped to a valid region, not '%s'.", s.region)
 	}
 	if !slices.Contains(services, s.service) {
 		want := ""
 		if len(services) > 0 {
 			want = services[0]
 		}
-		return s, authErr(codeIncomplete, "Credential should be scoped to correct service: '%s'.", want)
+		return s, authErr(CodeIncompleteSignature, "Credential should be scoped to correct service: '%s'.", want)
 	}
 	if parts[4] != scopeTerminator {
-		return s, authErr(codeIncomplete,
+		return s, authErr(CodeIncompleteSignature,
 			"Credential should be scoped with a valid terminator: '%s', not '%s'.", scopeTerminator, parts[4])
 	}
 	// The date part is checked against the request time later, where AWS

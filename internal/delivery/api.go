@@ -68,7 +68,7 @@ func (d *Deliverer) listQuarantined(ctx context.Context, c *awsapi.Call) (any, e
 	if req.NextToken != "" {
 		b, err := base64.RawURLEncoding.DecodeString(req.NextToken)
 		if err != nil || len(b) < 10 || b[0] != store.PrefixQuarantine {
-			return nil, awsapi.Errorf(trail.CodeInvalidNextToken, "Invalid NextToken: %s", req.NextToken)
+			return nil, awsapi.Errorf(awsapi.CodeInvalidNextToken, "Invalid NextToken: %s", req.NextToken)
 		}
 		after = b
 	}
@@ -88,7 +88,7 @@ func (d *Deliverer) listQuarantined(ctx context.Context, c *awsapi.Call) (any, e
 		if !strings.HasPrefix(name, "arn:") {
 			name = trail.ARN(c.Region, c.AccountID, name)
 		}
-		return nil, awsapi.Errorf(trail.CodeTrailNotFound, "Unknown trail: %s for the user: %s", name, c.AccountID)
+		return nil, awsapi.Errorf(awsapi.CodeTrailNotFound, "Unknown trail: %s for the user: %s", name, c.AccountID)
 	}
 	list, next, err := d.Quarantined(func(id string) bool { return ids[id] }, after, limit)
 	if err != nil {

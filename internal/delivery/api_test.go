@@ -81,7 +81,7 @@ func TestListQuarantinedRecords(t *testing.T) {
 		t.Fatalf("by ARN: %+v %v", out, err)
 	}
 	// Another account sees nothing of it, and cannot name it.
-	if _, err := listQuarantined(t, d, "111111111111", false, ListQuarantinedRecordsRequest{TrailName: arn}); apiCode(err) != trail.CodeTrailNotFound {
+	if _, err := listQuarantined(t, d, "111111111111", false, ListQuarantinedRecordsRequest{TrailName: arn}); apiCode(err) != awsapi.CodeTrailNotFound {
 		t.Fatalf("another account's trail: %v", err)
 	}
 	if out, err := listQuarantined(t, d, "333333333333", false, ListQuarantinedRecordsRequest{}); err != nil || len(out.QuarantinedRecords) != 0 {

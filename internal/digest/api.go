@@ -7,12 +7,6 @@ import (
 	"github.com/cairn-audit/cairn/internal/awsapi"
 )
 
-// Error codes of ListPublicKeys.
-const (
-	CodeInvalidTimeRange = "InvalidTimeRangeException"
-	CodeInvalidToken     = "InvalidTokenException"
-)
-
 type listKeysRequest struct {
 	StartTime *awsapi.Time
 	EndTime   *awsapi.Time
@@ -37,7 +31,7 @@ func ListPublicKeysOp(r *Keyring, now func() time.Time) awsapi.Op {
 		}
 		if req.NextToken != "" {
 			// AWS reserves NextToken and answers every key in one page.
-			return nil, awsapi.Errorf(CodeInvalidToken, "Reserved field NextToken must be empty: every key is returned in one page.")
+			return nil, awsapi.Errorf(awsapi.CodeInvalidToken, "Reserved field NextToken must be empty: every key is returned in one page.")
 		}
 		t := now().UTC()
 		cur, err := r.Current(c.Region, t)
@@ -56,7 +50,7 @@ func ListPublicKeysOp(r *Keyring, now func() time.Time) awsapi.Op {
 				end = req.EndTime.Time
 			}
 			if start.After(end) {
-				return nil, awsapi.Errorf(CodeInvalidTimeRange, "Occurs if the timestamp values are not valid. Either the start time occurs after the end time, or the time range is outside the range of possible values.")
+				return nil, awsapi.Errorf(awsapi.CodeInvalidTimeRange, "Occurs if the timestamp values are not valid. Either the start time occurs after the end time, or the time range is outside the range of possible values.")
 			}
 			keys = r.Public(c.Region, start, end)
 		}

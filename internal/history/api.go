@@ -9,15 +9,6 @@ import (
 	"github.com/cairn-audit/cairn/internal/event"
 )
 
-// LookupEvents error codes.
-const (
-	CodeInvalidLookupAttributes = "InvalidLookupAttributesException"
-	CodeInvalidTimeRange        = "InvalidTimeRangeException"
-	CodeInvalidMaxResults       = "InvalidMaxResultsException"
-	CodeInvalidNextToken        = "InvalidNextTokenException"
-	CodeInvalidEventCategory    = "InvalidEventCategoryException"
-)
-
 type lookupAttribute struct {
 	AttributeKey   *string `json:"AttributeKey"`
 	AttributeValue *string `json:"AttributeValue"`
@@ -76,13 +67,13 @@ func ParseLookup(c *awsapi.Call) (Query, error) {
 	q := Query{AccountID: c.AccountID, Region: c.Region, MaxResults: 50}
 	if req.MaxResults != nil {
 		if *req.MaxResults < 1 || *req.MaxResults > 50 {
-			return Query{}, awsapi.Errorf(CodeInvalidMaxResults, "Value %d for MaxResults is invalid. MaxResults must be between 1 and 50.", *req.MaxResults)
+			return Query{}, awsapi.Errorf(awsapi.CodeInvalidMaxResults, "Value %d for MaxResults is invalid. MaxResults must be between 1 and 50.", *req.MaxResults)
 		}
 		q.MaxResults = *req.MaxResults
 	}
 	if req.EventCategory != nil {
 		if *req.EventCategory != "insight" {
-			return Query{}, awsapi.Errorf(CodeInvalidEventCategory, "Event category %q is not valid. The only supported event category is insight.", *req.EventCategory)
+			return Query{}, awsapi.Errorf(awsapi.CodeInvalidEventCategory, "Event category %q is not valid. The only supported event category is insight.", *req.EventCategory)
 		}
 		q.Insight = true
 	}
@@ -101,11 +92,11 @@ func ParseLookup(c *awsapi.Call) (Query, error) {
 			return Query{}, awsapi.Errorf(awsapi.CodeValidation, "1 validation error detected: Value at 'lookupAttributes.1.member.attributeValue' failed to satisfy constraint: Member must have length between 1 and 2000")
 		}
 		if q.Insight && key != AttrEventID && key != AttrEventName && key != AttrEventSource {
-			return Query{}, awsapi.Errorf(CodeInvalidLookupAttributes, "Lookup attribute %s is not supported for Insights events. Use EventId, EventName or EventSource.", *a.AttributeKey)
+			return Query{}, awsapi.Errorf(awsapi.CodeInvalidLookupAttributes, "Lookup attribute %s is not supported for Insights events. Use EventId, EventName or EventSource.", *a.AttributeKey)
 		}
 		q.Attr, q.Value = key, *a.AttributeValue
 	default:
-		return Query{}, awsapi.Errorf(CodeInvalidLookupAttributes, "You can specify only one lookup attribute; the request has %d.", len(req.LookupAttributes))
+		return Query{}, awsapi.Errorf(awsapi.CodeInvalidLookupAttributes, "You can specify only one lookup attribute; the request has %d.", len(req.LookupAttributes))
 	}
 	if req.StartTime != nil {
 		t := req.StartTime.Time
@@ -116,7 +107,7 @@ func ParseLookup(c *awsapi.Call) (Query, error) {
 		q.End = &t
 	}
 	if q.Start != nil && q.End != nil && q.Start.After(*q.End) {
-		return Query{}, awsapi.Errorf(CodeInvalidTimeRange, "Start time occurs after the end time. Specify a StartTime that is before or equal to the EndTime.")
+		return Query{}, awsapi.Errorf(awsapi.CodeInvalidTimeRange, "Start time occurs after the end time. Specify a StartTime that is before or equal to the EndTime.")
 	}
 	if req.NextToken != nil {
 		q.NextToken = *req.NextToken
@@ -143,9 +134,9 @@ func LookupEventsOp(s *Searcher) awsapi.Op {
 			page, err := s.Lookup(q)
 			switch {
 			case errors.Is(err, ErrInvalidNextToken):
-				return nil, awsapi.Errorf(CodeInvalidNextToken, "A token that was previously used in a request with different parameters was specified. Use the token only with the parameters it was issued for.")
+				return nil, awsapi.Errorf(awsapi.CodeInvalidNextToken, "A token that was previously used in a request with different parameters was specified. Use the token only with the parameters it was issued for.")
 			case errors.Is(err, ErrInvalidTimeRange):
-				return nil, awsapi.Errorf(CodeInvalidTimeRange, "Start time occurs after the end time.")
+				return nil, awsapi.Errorf(awsapi.CodeInvalidTimeRange, "Start time occurs after the end time.")
 			case err != nil:
 				return nil, err
 			}

@@ -16,12 +16,6 @@ import (
 // Target is the X-Amz-Target prefix of cairn's own operations.
 const Target = "Cairn_20261101"
 
-// Per-record error codes of PutEvents.
-const (
-	CodeInvalidRecord = "InvalidRecord"
-	CodeAccessDenied  = "AccessDenied"
-)
-
 // PutEventsRequest is the body of PutEvents.
 type PutEventsRequest struct {
 	// DefaultAccountId is the account of records without recipientAccountId
@@ -80,11 +74,11 @@ func PutEventsOp(l Appender) awsapi.Op {
 				// splitRequest validated the body, and so each record.
 				e, err := event.ParseValidated(raw, event.Defaults{AccountID: def})
 				if err != nil {
-					resp.Failed = append(resp.Failed, Failure{Index: i, ErrorCode: CodeInvalidRecord, ErrorMessage: recordMessage(err)})
+					resp.Failed = append(resp.Failed, Failure{Index: i, ErrorCode: awsapi.CodeInvalidRecord, ErrorMessage: recordMessage(err)})
 					continue
 				}
 				if !c.Principal.Admin && e.AccountID != c.AccountID {
-					resp.Failed = append(resp.Failed, Failure{Index: i, EventID: e.EventID, ErrorCode: CodeAccessDenied,
+					resp.Failed = append(resp.Failed, Failure{Index: i, EventID: e.EventID, ErrorCode: awsapi.CodeRecordAccessDenied,
 						ErrorMessage: "Account " + c.AccountID + " may not write events of account " + e.AccountID + "."})
 					continue
 				}

@@ -99,9 +99,9 @@ func TestPutEventsRefusesEachBadRecordAlone(t *testing.T) {
 		if f.Index != 2*i+1 {
 			t.Errorf("%s: failure at index %d, want %d", name, f.Index, 2*i+1)
 		}
-		wantCode := CodeInvalidRecord
+		wantCode := awsapi.CodeInvalidRecord
 		if name == "another account's event" {
-			wantCode = CodeAccessDenied
+			wantCode = awsapi.CodeRecordAccessDenied
 		}
 		if f.ErrorCode != wantCode || !strings.Contains(f.ErrorMessage, bad[name].want) {
 			t.Errorf("%s: %s %q, want %s %q", name, f.ErrorCode, f.ErrorMessage, wantCode, bad[name].want)
@@ -123,7 +123,7 @@ func TestPutEventsRefusesEachBadRecordAlone(t *testing.T) {
 func TestPutEventsAdministratorIsHeldToTheSameShapes(t *testing.T) {
 	l := &memLedger{}
 	resp := putEvents(t, l, true, rec(1, `"awsRegion":"../../x"`), rec(2, `"recipientAccountId":"999999999999"`))
-	if resp.Accepted != 1 || len(resp.Failed) != 1 || resp.Failed[0].Index != 0 || resp.Failed[0].ErrorCode != CodeInvalidRecord {
+	if resp.Accepted != 1 || len(resp.Failed) != 1 || resp.Failed[0].Index != 0 || resp.Failed[0].ErrorCode != awsapi.CodeInvalidRecord {
 		t.Fatalf("%+v", resp)
 	}
 }

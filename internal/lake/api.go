@@ -15,21 +15,6 @@ import (
 	"github.com/cairn-audit/cairn/internal/trail"
 )
 
-// CloudTrail's error codes for event data stores.
-const (
-	CodeNotFound              = "EventDataStoreNotFoundException"
-	CodeARNInvalid            = "EventDataStoreARNInvalidException"
-	CodeAlreadyExists         = "EventDataStoreAlreadyExistsException"
-	CodeMaxLimit              = "EventDataStoreMaxLimitExceededException"
-	CodeTerminationProtected  = "EventDataStoreTerminationProtectedException"
-	CodeInvalidStatus         = "InvalidEventDataStoreStatusException"
-	CodeInvalidParameter      = "InvalidParameterException"
-	CodeInvalidEventSelectors = "InvalidEventSelectorsException"
-	CodeInvalidTag            = "InvalidTagParameterException"
-	CodeInvalidNextToken      = "InvalidNextTokenException"
-	CodeOrgsNotInUse          = "OrganizationsNotInUseException"
-)
-
 // API serves the event data store operations.
 type API struct {
 	Stores *Stores
@@ -123,18 +108,18 @@ func ParseRef(ref string) (id, account, region string, ok bool) {
 // find resolves an EventDataStore parameter to the caller's store.
 func (a *API) find(c *awsapi.Call, ref string) (*EventDataStore, error) {
 	if ref == "" {
-		return nil, awsapi.Errorf(CodeInvalidParameter, "EventDataStore is required.")
+		return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "EventDataStore is required.")
 	}
 	id, account, region, ok := ParseRef(ref)
 	if !ok {
-		return nil, awsapi.Errorf(CodeARNInvalid, "The specified event data store ARN is not valid or does not map to an event data store in your account.")
+		return nil, awsapi.Errorf(awsapi.CodeEventDataStoreARNInvalid, "The specified event data store ARN is not valid or does not map to an event data store in your account.")
 	}
 	if account != "" && (account != c.AccountID || region != c.Region) {
-		return nil, awsapi.Errorf(CodeNotFound, "The specified event data store was not found.")
+		return nil, awsapi.Errorf(awsapi.CodeEventDataStoreNotFound, "The specified event data store was not found.")
 	}
 	s, ok := a.Stores.Get(id)
 	if !ok || s.Account != c.AccountID || s.Region != c.Region {
-		return nil, awsapi.Errorf(CodeNotFound, "The specified event data store was not found.")
+		return nil, awsapi.Errorf(awsapi.CodeEventDataStoreNotFound, "The specified event data store was not found.")
 	}
 	return s, nil
 }
@@ -174,7 +159,7 @@ func defaultSelectors() []selector.AdvancedEventSelector {
 
 func checkSelectors(sels []selector.AdvancedEventSelector) error {
 	if len(sels) > 5 {
-		return awsapi.Errorf(CodeInvalidEventSelectors, "An event data store can have at most 5 advanced event selectors.")
+		return awsapi.Errorf(awsapi.CodeInvalidEventSelectors, "An event data store can have at most 5 advanced event selectors.")
 	}
 	// A store takes either events from outside AWS or CloudTrail's, not
 	// both: the two have different schemas.
@@ -185,10 +170,10 @@ func checkSelectors(sels []selector.AdvancedEventSelector) error {
 		}
 	}
 	if audit > 0 && audit < len(sels) {
-		return awsapi.Errorf(CodeInvalidEventSelectors, "A store of events from outside AWS (eventCategory ActivityAuditLog) can have no selectors for other events.")
+		return awsapi.Errorf(awsapi.CodeInvalidEventSelectors, "A store of events from outside AWS (eventCategory ActivityAuditLog) can have no selectors for other events.")
 	}
 	if err := selector.ValidateAdvanced(sels, selector.EventDataStore); err != nil {
-		return awsapi.Errorf(CodeInvalidEventSelectors, "%s", strings.TrimPrefix(err.Error(), "invalid event selectors: "))
+		return awsapi.Errorf(awsapi.CodeInvalidEventSelectors, "%s", strings.TrimPrefix(err.Error(), "invalid event selectors: "))
 	}
 	return nil
 }
@@ -199,7 +184,7 @@ func checkRetention(days int, billing string) error {
 		max = MaxRetentionFixed
 	}
 	if days < MinRetention || days > max {
-		return awsapi.Errorf(CodeInvalidParameter, "RetentionPeriod must be between %d and %d days for %s.", MinRetention, max, billing)
+		return awsapi.Errorf(awsapi.CodeInvalidParameter, "RetentionPeriod must be between %d and %d days for %s.", MinRetention, max, billing)
 	}
 	return nil
 }
@@ -213,11 +198,11 @@ func checkBilling(mode string) error {
 
 func checkTags(tags []trail.Tag) error {
 	if len(tags) > 200 {
-		return awsapi.Errorf(CodeInvalidTag, "An event data store can have at most 200 tags.")
+		return awsapi.Errorf(awsapi.CodeInvalidTagParameter, "An event data store can have at most 200 tags.")
 	}
 	for _, tg := range tags {
 		if len(tg.Key) < 1 || len(tg.Key) > 128 || len(tg.Value) > 256 || strings.HasPrefix(strings.ToLower(tg.Key), "aws:") {
-			return awsapi.Errorf(CodeInvalidTag, "Tag key must be 1 to 128 characters not beginning with aws:, and a value at most 256: %q", tg.Key)
+			return awsapi.Errorf(awsapi.CodeInvalidTagParameter, "Tag key must be 1 to 128 characters not beginning with aws:, and a value at most 256: %q", tg.Key)
 		}
 	}
 	return nil
@@ -229,7 +214,7 @@ func (a *API) create(ctx context.Context, c *awsapi.Call) (any, error) {
 		return nil, err
 	}
 	if !namePattern.MatchString(req.Name) {
-		return nil, awsapi.Errorf(CodeInvalidParameter, "Event data store name must be 3 to 128 characters: letters, digits, periods, underscores and dashes.")
+		return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "Event data store name must be 3 to 128 characters: letters, digits, periods, underscores and dashes.")
 	}
 	s := &EventDataStore{
 		ID: uuid.NewString(), Name: req.Name, Account: c.AccountID, Region: c.Region,
@@ -257,7 +242,7 @@ func (a *API) create(ctx context.Context, c *awsapi.Call) (any, error) {
 	}
 	if req.OrganizationEnabled != nil && *req.OrganizationEnabled {
 		if a.IsOrgManagement == nil || !a.IsOrgManagement(c.AccountID) {
-			return nil, awsapi.Errorf(CodeOrgsNotInUse, "This operation cannot be performed because the account is not the management account of an organization.")
+			return nil, awsapi.Errorf(awsapi.CodeOrganizationsNotInUse, "This operation cannot be performed because the account is not the management account of an organization.")
 		}
 		s.OrganizationEnabled = true
 	}
@@ -277,11 +262,11 @@ func (a *API) create(ctx context.Context, c *awsapi.Call) (any, error) {
 	visible := a.Visible(c.AccountID, c.Region)
 	for _, o := range visible {
 		if o.Name == s.Name {
-			return nil, awsapi.Errorf(CodeAlreadyExists, "An event data store with the name %s already exists.", s.Name)
+			return nil, awsapi.Errorf(awsapi.CodeEventDataStoreAlreadyExists, "An event data store with the name %s already exists.", s.Name)
 		}
 	}
 	if len(visible) >= MaxStoresPerRegion {
-		return nil, awsapi.Errorf(CodeMaxLimit, "Your account has used the maximum number of event data stores (%d) in this Region.", MaxStoresPerRegion)
+		return nil, awsapi.Errorf(awsapi.CodeEventDataStoreMaxLimitExceeded, "Your account has used the maximum number of event data stores (%d) in this Region.", MaxStoresPerRegion)
 	}
 	now := a.now().UTC()
 	s.Created, s.Updated = now, now
@@ -377,15 +362,15 @@ func (a *API) update(ctx context.Context, c *awsapi.Call) (any, error) {
 		return nil, err
 	}
 	if s.Status == StatusPendingDeletion {
-		return nil, awsapi.Errorf(CodeInvalidStatus, "The event data store %s is pending deletion and cannot be updated.", s.ARN())
+		return nil, awsapi.Errorf(awsapi.CodeInvalidEventDataStoreStatus, "The event data store %s is pending deletion and cannot be updated.", s.ARN())
 	}
 	if req.Name != nil {
 		if !namePattern.MatchString(*req.Name) {
-			return nil, awsapi.Errorf(CodeInvalidParameter, "Event data store name must be 3 to 128 characters: letters, digits, periods, underscores and dashes.")
+			return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "Event data store name must be 3 to 128 characters: letters, digits, periods, underscores and dashes.")
 		}
 		for _, o := range a.Visible(c.AccountID, c.Region) {
 			if o.Name == *req.Name && o.ID != s.ID {
-				return nil, awsapi.Errorf(CodeAlreadyExists, "An event data store with the name %s already exists.", *req.Name)
+				return nil, awsapi.Errorf(awsapi.CodeEventDataStoreAlreadyExists, "An event data store with the name %s already exists.", *req.Name)
 			}
 		}
 		s.Name = *req.Name
@@ -395,7 +380,7 @@ func (a *API) update(ctx context.Context, c *awsapi.Call) (any, error) {
 			return nil, err
 		}
 		if s.BillingMode == BillingExtendable && *req.BillingMode == BillingFixed {
-			return nil, awsapi.Errorf(CodeInvalidParameter, "The billing mode of an event data store cannot change from EXTENDABLE_RETENTION_PRICING to FIXED_RETENTION_PRICING.")
+			return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "The billing mode of an event data store cannot change from EXTENDABLE_RETENTION_PRICING to FIXED_RETENTION_PRICING.")
 		}
 		s.BillingMode = *req.BillingMode
 	}
@@ -410,7 +395,7 @@ func (a *API) update(ctx context.Context, c *awsapi.Call) (any, error) {
 			return nil, err
 		}
 		if TakesAuditEvents(s) != TakesAuditEvents(&EventDataStore{Selectors: req.AdvancedEventSelectors}) {
-			return nil, awsapi.Errorf(CodeInvalidEventSelectors, "A store cannot change between events from outside AWS and CloudTrail events.")
+			return nil, awsapi.Errorf(awsapi.CodeInvalidEventSelectors, "A store cannot change between events from outside AWS and CloudTrail events.")
 		}
 		s.Selectors = req.AdvancedEventSelectors
 	}
@@ -419,7 +404,7 @@ func (a *API) update(ctx context.Context, c *awsapi.Call) (any, error) {
 	}
 	if req.OrganizationEnabled != nil {
 		if *req.OrganizationEnabled && (a.IsOrgManagement == nil || !a.IsOrgManagement(c.AccountID)) {
-			return nil, awsapi.Errorf(CodeOrgsNotInUse, "This operation cannot be performed because the account is not the management account of an organization.")
+			return nil, awsapi.Errorf(awsapi.CodeOrganizationsNotInUse, "This operation cannot be performed because the account is not the management account of an organization.")
 		}
 		s.OrganizationEnabled = *req.OrganizationEnabled
 	}
@@ -428,7 +413,7 @@ func (a *API) update(ctx context.Context, c *awsapi.Call) (any, error) {
 	}
 	if req.KmsKeyId != nil {
 		if s.KmsKeyID != "" && *req.KmsKeyId != s.KmsKeyID {
-			return nil, awsapi.Errorf(CodeInvalidParameter, "The KMS key of an event data store cannot be changed once set.")
+			return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "The KMS key of an event data store cannot be changed once set.")
 		}
 		s.KmsKeyID = *req.KmsKeyId
 	}
@@ -452,13 +437,13 @@ func (a *API) delete(ctx context.Context, c *awsapi.Call) (any, error) {
 	}
 	switch {
 	case s.Status == StatusPendingDeletion:
-		return nil, awsapi.Errorf(CodeInvalidStatus, "The event data store %s is already pending deletion.", s.ARN())
+		return nil, awsapi.Errorf(awsapi.CodeInvalidEventDataStoreStatus, "The event data store %s is already pending deletion.", s.ARN())
 	case s.TerminationProtectionEnabled:
-		return nil, awsapi.Errorf(CodeTerminationProtected, "Event data store %s cannot be deleted because termination protection is enabled.", s.ARN())
+		return nil, awsapi.Errorf(awsapi.CodeEventDataStoreTerminationProtected, "Event data store %s cannot be deleted because termination protection is enabled.", s.ARN())
 	}
 	if a.ChannelsTo != nil {
 		if chs := a.ChannelsTo(s.ARN()); len(chs) > 0 {
-			return nil, awsapi.Errorf(CodeChannelExistsForEDS, "Event data store %s cannot be deleted while channels send events to it: %s.", s.ARN(), channelNames(chs))
+			return nil, awsapi.Errorf(awsapi.CodeChannelExistsForEDS, "Event data store %s cannot be deleted while channels send events to it: %s.", s.ARN(), channelNames(chs))
 		}
 	}
 	now := a.now().UTC()
@@ -482,7 +467,7 @@ func (a *API) restore(ctx context.Context, c *awsapi.Call) (any, error) {
 		return nil, err
 	}
 	if s.Status != StatusPendingDeletion {
-		return nil, awsapi.Errorf(CodeInvalidStatus, "The event data store %s is not pending deletion.", s.ARN())
+		return nil, awsapi.Errorf(awsapi.CodeInvalidEventDataStoreStatus, "The event data store %s is not pending deletion.", s.ARN())
 	}
 	s.Status = s.StatusBefore
 	if s.Status == "" {
@@ -510,7 +495,7 @@ func (a *API) startIngestion(ctx context.Context, c *awsapi.Call) (any, error) {
 		return nil, err
 	}
 	if s.Status != StatusStoppedIngestion {
-		return nil, awsapi.Errorf(CodeInvalidStatus, "The event data store %s is %s; ingestion can be started only when it is STOPPED_INGESTION.", s.ARN(), s.Status)
+		return nil, awsapi.Errorf(awsapi.CodeInvalidEventDataStoreStatus, "The event data store %s is %s; ingestion can be started only when it is STOPPED_INGESTION.", s.ARN(), s.Status)
 	}
 	s.Status, s.Updated = StatusEnabled, a.now().UTC()
 	s.Windows = append(s.Windows, trail.Window{From: a.Position()})
@@ -529,7 +514,7 @@ func (a *API) stopIngestion(ctx context.Context, c *awsapi.Call) (any, error) {
 		return nil, err
 	}
 	if s.Status != StatusEnabled {
-		return nil, awsapi.Errorf(CodeInvalidStatus, "The event data store %s is %s; ingestion can be stopped only when it is ENABLED.", s.ARN(), s.Status)
+		return nil, awsapi.Errorf(awsapi.CodeInvalidEventDataStoreStatus, "The event data store %s is %s; ingestion can be stopped only when it is ENABLED.", s.ARN(), s.Status)
 	}
 	s.Status, s.Updated = StatusStoppedIngestion, a.now().UTC()
 	closeWindow(s, a.Position())

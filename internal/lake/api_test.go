@@ -118,16 +118,16 @@ func TestCreateRefuses(t *testing.T) {
 		in   map[string]any
 		want string
 	}{
-		{map[string]any{"Name": "ab"}, CodeInvalidParameter},
-		{map[string]any{"Name": "bad name"}, CodeInvalidParameter},
-		{map[string]any{"Name": "taken"}, CodeAlreadyExists},
-		{map[string]any{"Name": "short", "RetentionPeriod": 6}, CodeInvalidParameter},
-		{map[string]any{"Name": "long", "RetentionPeriod": 3654}, CodeInvalidParameter},
-		{map[string]any{"Name": "fixed-long", "RetentionPeriod": 2558, "BillingMode": "FIXED_RETENTION_PRICING"}, CodeInvalidParameter},
+		{map[string]any{"Name": "ab"}, awsapi.CodeInvalidParameter},
+		{map[string]any{"Name": "bad name"}, awsapi.CodeInvalidParameter},
+		{map[string]any{"Name": "taken"}, awsapi.CodeEventDataStoreAlreadyExists},
+		{map[string]any{"Name": "short", "RetentionPeriod": 6}, awsapi.CodeInvalidParameter},
+		{map[string]any{"Name": "long", "RetentionPeriod": 3654}, awsapi.CodeInvalidParameter},
+		{map[string]any{"Name": "fixed-long", "RetentionPeriod": 2558, "BillingMode": "FIXED_RETENTION_PRICING"}, awsapi.CodeInvalidParameter},
 		{map[string]any{"Name": "mode", "BillingMode": "CHEAP"}, awsapi.CodeValidation},
-		{map[string]any{"Name": "org", "OrganizationEnabled": true}, CodeOrgsNotInUse},
-		{map[string]any{"Name": "sels", "AdvancedEventSelectors": []any{map[string]any{"FieldSelectors": []any{map[string]any{"Field": "eventName", "Equals": []string{"x"}}}}}}, CodeInvalidEventSelectors},
-		{map[string]any{"Name": "tags", "TagsList": []any{map[string]any{"Key": "aws:x", "Value": "y"}}}, CodeInvalidTag},
+		{map[string]any{"Name": "org", "OrganizationEnabled": true}, awsapi.CodeOrganizationsNotInUse},
+		{map[string]any{"Name": "sels", "AdvancedEventSelectors": []any{map[string]any{"FieldSelectors": []any{map[string]any{"Field": "eventName", "Equals": []string{"x"}}}}}}, awsapi.CodeInvalidEventSelectors},
+		{map[string]any{"Name": "tags", "TagsList": []any{map[string]any{"Key": "aws:x", "Value": "y"}}}, awsapi.CodeInvalidTagParameter},
 	} {
 		f.fails("CreateEventDataStore", c.in, c.want)
 	}
@@ -137,7 +137,7 @@ func TestCreateRefuses(t *testing.T) {
 	for i := range 9 {
 		f.ok("CreateEventDataStore", map[string]any{"Name": fmt.Sprintf("store-%d", i)})
 	}
-	f.fails("CreateEventDataStore", map[string]any{"Name": "eleventh"}, CodeMaxLimit)
+	f.fails("CreateEventDataStore", map[string]any{"Name": "eleventh"}, awsapi.CodeEventDataStoreMaxLimitExceeded)
 	// Another Region and another account have their own ten.
 	if _, code := f.call("123456789012", "eu-west-1", "CreateEventDataStore", map[string]any{"Name": "taken"}); code != "" {
 		t.Errorf("another Region: %s", code)
@@ -151,11 +151,11 @@ func TestLifecycle(t *testing.T) {
 	f := newAPI(t)
 	arn := f.ok("CreateEventDataStore", map[string]any{"Name": "life"})["EventDataStoreArn"].(string)
 	ref := map[string]any{"EventDataStore": arn}
-	f.fails("DeleteEventDataStore", ref, CodeTerminationProtected)
-	f.fails("StartEventDataStoreIngestion", ref, CodeInvalidStatus)
+	f.fails("DeleteEventDataStore", ref, awsapi.CodeEventDataStoreTerminationProtected)
+	f.fails("StartEventDataStoreIngestion", ref, awsapi.CodeInvalidEventDataStoreStatus)
 	f.pos = 150
 	f.ok("StopEventDataStoreIngestion", ref)
-	f.fails("StopEventDataStoreIngestion", ref, CodeInvalidStatus)
+	f.fails("StopEventDataStoreIngestion", ref, awsapi.CodeInvalidEventDataStoreStatus)
 	f.pos = 170
 	f.ok("StartEventDataStoreIngestion", ref)
 	id, _, _, _ := ParseRef(arn)
@@ -167,25 +167,25 @@ func TestLifecycle(t *testing.T) {
 	if up["TerminationProtectionEnabled"] != false || up["RetentionPeriod"] != 30.0 || up["Name"] != "renamed" {
 		t.Fatalf("update: %v", up)
 	}
-	f.fails("UpdateEventDataStore", map[string]any{"EventDataStore": arn, "BillingMode": "FIXED_RETENTION_PRICING"}, CodeInvalidParameter)
+	f.fails("UpdateEventDataStore", map[string]any{"EventDataStore": arn, "BillingMode": "FIXED_RETENTION_PRICING"}, awsapi.CodeInvalidParameter)
 	f.ok("DeleteEventDataStore", ref)
 	if got := f.ok("GetEventDataStore", ref); got["Status"] != "PENDING_DELETION" {
 		t.Fatalf("after delete: %v", got)
 	}
-	f.fails("DeleteEventDataStore", ref, CodeInvalidStatus)
-	f.fails("UpdateEventDataStore", map[string]any{"EventDataStore": arn, "RetentionPeriod": 40}, CodeInvalidStatus)
+	f.fails("DeleteEventDataStore", ref, awsapi.CodeInvalidEventDataStoreStatus)
+	f.fails("UpdateEventDataStore", map[string]any{"EventDataStore": arn, "RetentionPeriod": 40}, awsapi.CodeInvalidEventDataStoreStatus)
 	restored := f.ok("RestoreEventDataStore", ref)
 	if restored["Status"] != "ENABLED" {
 		t.Fatalf("restore: %v", restored)
 	}
-	f.fails("RestoreEventDataStore", ref, CodeInvalidStatus)
+	f.fails("RestoreEventDataStore", ref, awsapi.CodeInvalidEventDataStoreStatus)
 
-	f.fails("GetEventDataStore", map[string]any{"EventDataStore": "not-an-id"}, CodeARNInvalid)
-	f.fails("GetEventDataStore", map[string]any{"EventDataStore": "00000000-0000-4000-8000-000000000000"}, CodeNotFound)
-	if _, code := f.call("210987654321", "us-east-1", "GetEventDataStore", ref); code != CodeNotFound {
+	f.fails("GetEventDataStore", map[string]any{"EventDataStore": "not-an-id"}, awsapi.CodeEventDataStoreARNInvalid)
+	f.fails("GetEventDataStore", map[string]any{"EventDataStore": "00000000-0000-4000-8000-000000000000"}, awsapi.CodeEventDataStoreNotFound)
+	if _, code := f.call("210987654321", "us-east-1", "GetEventDataStore", ref); code != awsapi.CodeEventDataStoreNotFound {
 		t.Errorf("another account reads the store: %q", code)
 	}
-	if _, code := f.call("123456789012", "eu-west-1", "GetEventDataStore", map[string]any{"EventDataStore": id}); code != CodeNotFound {
+	if _, code := f.call("123456789012", "eu-west-1", "GetEventDataStore", map[string]any{"EventDataStore": id}); code != awsapi.CodeEventDataStoreNotFound {
 		t.Errorf("another Region reads the store: %q", code)
 	}
 }
@@ -217,5 +217,5 @@ func TestListPages(t *testing.T) {
 		t.Fatalf("pages: %v", names)
 	}
 	f.fails("ListEventDataStores", map[string]any{"MaxResults": 0}, awsapi.CodeValidation)
-	f.fails("ListEventDataStores", map[string]any{"NextToken": "junk"}, CodeInvalidNextToken)
+	f.fails("ListEventDataStores", map[string]any{"NextToken": "junk"}, awsapi.CodeInvalidNextToken)
 }

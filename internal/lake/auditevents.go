@@ -18,12 +18,6 @@ import (
 // The cloudtrail-data service's errors: request errors (shape names, no
 // "Exception" suffix) and the errorCode of an event that failed.
 const (
-	CodeDataChannelNotFound        = "ChannelNotFound"
-	CodeDataInvalidChannelARN      = "InvalidChannelARN"
-	CodeDataUnsupportedSchema      = "ChannelUnsupportedSchema"
-	CodeDataDuplicatedID           = "DuplicatedAuditEventId"
-	CodeDataInsufficientPermission = "ChannelInsufficientPermission"
-
 	EventFieldTooLong      = "FieldTooLong"
 	EventFieldNotFound     = "FieldNotFound"
 	EventInvalidChecksum   = "InvalidChecksum"
@@ -83,17 +77,17 @@ func dataError(code, msg string) *awsapi.Error {
 func (p *AuditEvents) put(ctx context.Context, c *awsapi.Call) (any, error) {
 	ref := c.Query.Get("channelArn")
 	if ref == "" {
-		return nil, dataError(CodeDataInvalidChannelARN, "channelArn is required.")
+		return nil, dataError(awsapi.CodeInvalidChannelARN, "channelArn is required.")
 	}
 	if ext := c.Query.Get("externalId"); ext != "" && (len(ext) < 2 || len(ext) > 1224 || !externalIDPattern.MatchString(ext)) {
 		return nil, awsapi.Errorf(awsapi.CodeValidation, "externalId must be 2 to 1224 characters: letters, digits and +=,.@:/-_.")
 	}
 	ch, err := p.Channels.Find(c.AccountID, c.Region, ref)
 	if err != nil {
-		if e, ok := err.(*awsapi.Error); ok && e.Code == CodeChannelARNInvalid {
-			return nil, dataError(CodeDataInvalidChannelARN, "The channel ARN "+ref+" is not valid.")
+		if e, ok := err.(*awsapi.Error); ok && e.Code == awsapi.CodeChannelARNInvalid {
+			return nil, dataError(awsapi.CodeInvalidChannelARN, "The channel ARN "+ref+" is not valid.")
 		}
-		return nil, dataError(CodeDataChannelNotFound, "The channel "+ref+" was not found.")
+		return nil, dataError(awsapi.CodeDataChannelNotFound, "The channel "+ref+" was not found.")
 	}
 	events, err := decodeAuditEvents(c)
 	if err != nil {
@@ -113,7 +107,7 @@ func (p *AuditEvents) put(ctx context.Context, c *awsapi.Call) (any, error) {
 		stores = append(stores, s)
 	}
 	if len(stores) == 0 {
-		return nil, dataError(CodeDataUnsupportedSchema, "The channel "+ch.ARN()+" has no event data store that takes its events.")
+		return nil, dataError(awsapi.CodeChannelUnsupportedSchema, "The channel "+ch.ARN()+" has no event data store that takes its events.")
 	}
 
 	now := p.now().UTC()
@@ -167,7 +161,7 @@ func decodeAuditEvents(c *awsapi.Call) ([]auditEvent, error) {
 			return nil, awsapi.Errorf(awsapi.CodeValidation, "Audit event id %q must be 1 to 128 letters, digits, - and _.", e.ID)
 		}
 		if seen[e.ID] {
-			return nil, dataError(CodeDataDuplicatedID, "The audit event id "+e.ID+" appears more than once in the request.")
+			return nil, dataError(awsapi.CodeDuplicatedAuditEventId, "The audit event id "+e.ID+" appears more than once in the request.")
 		}
 		seen[e.ID] = true
 	}

@@ -21,15 +21,6 @@ import (
 
 // Channel exceptions, as CloudTrail names them.
 const (
-	CodeChannelNotFound      = "ChannelNotFoundException"
-	CodeChannelARNInvalid    = "ChannelARNInvalidException"
-	CodeChannelExists        = "ChannelAlreadyExistsException"
-	CodeChannelMaxLimit      = "ChannelMaxLimitExceededException"
-	CodeInvalidSource        = "InvalidSourceException"
-	CodeInvalidStoreCategory = "InvalidEventDataStoreCategoryException"
-	CodeInactiveStore        = "InactiveEventDataStoreException"
-	CodeUnsupportedOperation = "UnsupportedOperationException"
-	CodeChannelExistsForEDS  = "ChannelExistsForEDSException"
 
 	// MaxChannelsPerRegion is CloudTrail's quota.
 	MaxChannelsPerRegion = 25
@@ -239,14 +230,14 @@ func ParseChannelRef(ref string) (id, account, region string, ok bool) {
 func (a *ChannelAPI) Find(account, region, ref string) (*Channel, error) {
 	id, acct, reg, ok := ParseChannelRef(ref)
 	if !ok {
-		return nil, awsapi.Errorf(CodeChannelARNInvalid, "The specified channel ARN is not valid or does not map to a channel in your account.")
+		return nil, awsapi.Errorf(awsapi.CodeChannelARNInvalid, "The specified channel ARN is not valid or does not map to a channel in your account.")
 	}
 	if acct != "" && (acct != account || reg != region) {
-		return nil, awsapi.Errorf(CodeChannelNotFound, "The specified channel was not found.")
+		return nil, awsapi.Errorf(awsapi.CodeChannelNotFound, "The specified channel was not found.")
 	}
 	ch, ok := a.Channels.Get(id)
 	if !ok || ch.Account != account || ch.Region != region {
-		return nil, awsapi.Errorf(CodeChannelNotFound, "The specified channel was not found.")
+		return nil, awsapi.Errorf(awsapi.CodeChannelNotFound, "The specified channel was not found.")
 	}
 	return ch, nil
 }
@@ -255,7 +246,7 @@ func (a *ChannelAPI) Find(account, region, ref string) (*Channel, error) {
 // each store named by its ARN.
 func (a *ChannelAPI) destinations(c *awsapi.Call, ds []Destination) ([]Destination, error) {
 	if len(ds) < 1 || len(ds) > 200 {
-		return nil, awsapi.Errorf(CodeInvalidParameter, "A channel must have 1 to 200 destinations.")
+		return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "A channel must have 1 to 200 destinations.")
 	}
 	var out []Destination
 	seen := map[string]bool{}
@@ -263,19 +254,19 @@ func (a *ChannelAPI) destinations(c *awsapi.Call, ds []Destination) ([]Destinati
 		switch d.Type {
 		case DestinationEventDataStore:
 		case "AWS_SERVICE":
-			return nil, awsapi.Errorf(CodeInvalidParameter, "Destinations of type AWS_SERVICE are made by the AWS service that owns the channel; use EVENT_DATA_STORE.")
+			return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "Destinations of type AWS_SERVICE are made by the AWS service that owns the channel; use EVENT_DATA_STORE.")
 		default:
-			return nil, awsapi.Errorf(CodeInvalidParameter, "Destination type %q is not valid: use EVENT_DATA_STORE.", d.Type)
+			return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "Destination type %q is not valid: use EVENT_DATA_STORE.", d.Type)
 		}
 		s, err := a.API.find(c, d.Location)
 		if err != nil {
 			return nil, err
 		}
 		if !TakesAuditEvents(s) {
-			return nil, awsapi.Errorf(CodeInvalidStoreCategory, "Event data store %s does not take events from outside AWS: its advanced event selectors must select eventCategory ActivityAuditLog.", s.ARN())
+			return nil, awsapi.Errorf(awsapi.CodeInvalidEventDataStoreCategory, "Event data store %s does not take events from outside AWS: its advanced event selectors must select eventCategory ActivityAuditLog.", s.ARN())
 		}
 		if s.Status == StatusPendingDeletion {
-			return nil, awsapi.Errorf(CodeInactiveStore, "Event data store %s is pending deletion.", s.ARN())
+			return nil, awsapi.Errorf(awsapi.CodeInactiveEventDataStore, "Event data store %s is pending deletion.", s.ARN())
 		}
 		if !seen[s.ID] {
 			seen[s.ID] = true
@@ -321,10 +312,10 @@ func (a *ChannelAPI) create(ctx context.Context, c *awsapi.Call) (any, error) {
 		return nil, err
 	}
 	if !namePattern.MatchString(req.Name) {
-		return nil, awsapi.Errorf(CodeInvalidParameter, "Channel name must be 3 to 128 characters: letters, digits, periods, underscores and dashes.")
+		return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "Channel name must be 3 to 128 characters: letters, digits, periods, underscores and dashes.")
 	}
 	if !sourcePattern.MatchString(req.Source) {
-		return nil, awsapi.Errorf(CodeInvalidSource, "Source must be %s or the name of a partner source.", SourceCustom)
+		return nil, awsapi.Errorf(awsapi.CodeInvalidSource, "Source must be %s or the name of a partner source.", SourceCustom)
 	}
 	if err := checkTags(req.Tags); err != nil {
 		return nil, err
@@ -338,11 +329,11 @@ func (a *ChannelAPI) create(ctx context.Context, c *awsapi.Call) (any, error) {
 	visible := a.visible(c.AccountID, c.Region)
 	for _, o := range visible {
 		if o.Name == req.Name {
-			return nil, awsapi.Errorf(CodeChannelExists, "A channel with the name %s already exists.", req.Name)
+			return nil, awsapi.Errorf(awsapi.CodeChannelAlreadyExists, "A channel with the name %s already exists.", req.Name)
 		}
 	}
 	if len(visible) >= MaxChannelsPerRegion {
-		return nil, awsapi.Errorf(CodeChannelMaxLimit, "Your account has used the maximum number of channels (%d) in this Region.", MaxChannelsPerRegion)
+		return nil, awsapi.Errorf(awsapi.CodeChannelMaxLimitExceeded, "Your account has used the maximum number of channels (%d) in this Region.", MaxChannelsPerRegion)
 	}
 	ch := &Channel{ID: uuid.NewString(), Name: req.Name, Account: c.AccountID, Region: c.Region, Source: req.Source,
 		Destinations: dests, Tags: req.Tags, Created: a.now().UTC()}
@@ -382,7 +373,7 @@ func (a *ChannelAPI) list(ctx context.Context, c *awsapi.Call) (any, error) {
 	if err := c.Decode(&req); err != nil {
 		return nil, err
 	}
-	max, err := pageSize(req.MaxResults, CodeInvalidParameter, "MaxResults")
+	max, err := pageSize(req.MaxResults, awsapi.CodeInvalidParameter, "MaxResults")
 	if err != nil {
 		return nil, err
 	}
@@ -422,11 +413,11 @@ func (a *ChannelAPI) update(ctx context.Context, c *awsapi.Call) (any, error) {
 	}
 	if req.Name != nil {
 		if !namePattern.MatchString(*req.Name) {
-			return nil, awsapi.Errorf(CodeInvalidParameter, "Channel name must be 3 to 128 characters: letters, digits, periods, underscores and dashes.")
+			return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "Channel name must be 3 to 128 characters: letters, digits, periods, underscores and dashes.")
 		}
 		for _, o := range a.visible(c.AccountID, c.Region) {
 			if o.Name == *req.Name && o.ID != ch.ID {
-				return nil, awsapi.Errorf(CodeChannelExists, "A channel with the name %s already exists.", *req.Name)
+				return nil, awsapi.Errorf(awsapi.CodeChannelAlreadyExists, "A channel with the name %s already exists.", *req.Name)
 			}
 		}
 		ch.Name = *req.Name

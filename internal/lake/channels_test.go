@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/cairn-audit/cairn/internal/awsapi"
 	"strings"
 	"testing"
 	"time"
@@ -44,27 +45,27 @@ func TestChannelRules(t *testing.T) {
 	if d := out["Destinations"].([]any)[0].(map[string]any); d["Location"] != apps {
 		t.Errorf("a destination named by ID is shown by ARN: %v", d)
 	}
-	f.fails("CreateChannel", map[string]any{"Name": "c-0", "Source": "Custom", "Destinations": dest(apps)}, CodeChannelExists)
-	f.fails("CreateChannel", map[string]any{"Name": "xy", "Source": "Custom", "Destinations": dest(apps)}, CodeInvalidParameter)
-	f.fails("CreateChannel", map[string]any{"Name": "c-x", "Source": "", "Destinations": dest(apps)}, CodeInvalidSource)
-	f.fails("CreateChannel", map[string]any{"Name": "c-x", "Source": "Custom", "Destinations": dest(mgmt)}, CodeInvalidStoreCategory)
-	f.fails("CreateChannel", map[string]any{"Name": "c-x", "Source": "Custom", "Destinations": []map[string]string{}}, CodeInvalidParameter)
-	f.fails("CreateChannel", map[string]any{"Name": "c-x", "Source": "Custom", "Destinations": dest("nope")}, CodeARNInvalid)
-	if _, code := f.call("210987654321", "us-east-1", "CreateChannel", map[string]any{"Name": "c-x", "Source": "Custom", "Destinations": dest(apps)}); code != CodeNotFound {
+	f.fails("CreateChannel", map[string]any{"Name": "c-0", "Source": "Custom", "Destinations": dest(apps)}, awsapi.CodeChannelAlreadyExists)
+	f.fails("CreateChannel", map[string]any{"Name": "xy", "Source": "Custom", "Destinations": dest(apps)}, awsapi.CodeInvalidParameter)
+	f.fails("CreateChannel", map[string]any{"Name": "c-x", "Source": "", "Destinations": dest(apps)}, awsapi.CodeInvalidSource)
+	f.fails("CreateChannel", map[string]any{"Name": "c-x", "Source": "Custom", "Destinations": dest(mgmt)}, awsapi.CodeInvalidEventDataStoreCategory)
+	f.fails("CreateChannel", map[string]any{"Name": "c-x", "Source": "Custom", "Destinations": []map[string]string{}}, awsapi.CodeInvalidParameter)
+	f.fails("CreateChannel", map[string]any{"Name": "c-x", "Source": "Custom", "Destinations": dest("nope")}, awsapi.CodeEventDataStoreARNInvalid)
+	if _, code := f.call("210987654321", "us-east-1", "CreateChannel", map[string]any{"Name": "c-x", "Source": "Custom", "Destinations": dest(apps)}); code != awsapi.CodeEventDataStoreNotFound {
 		t.Errorf("another account's store as destination: %q", code)
 	}
 	for i := 1; i < MaxChannelsPerRegion; i++ {
 		f.ok("CreateChannel", map[string]any{"Name": "c-" + string(rune('a'+i)), "Source": "Custom", "Destinations": dest(apps)})
 	}
-	f.fails("CreateChannel", map[string]any{"Name": "one-too-many", "Source": "Custom", "Destinations": dest(apps)}, CodeChannelMaxLimit)
-	if _, code := f.call("123456789012", "eu-west-1", "GetChannel", map[string]any{"Channel": ch}); code != CodeChannelNotFound {
+	f.fails("CreateChannel", map[string]any{"Name": "one-too-many", "Source": "Custom", "Destinations": dest(apps)}, awsapi.CodeChannelMaxLimitExceeded)
+	if _, code := f.call("123456789012", "eu-west-1", "GetChannel", map[string]any{"Channel": ch}); code != awsapi.CodeChannelNotFound {
 		t.Errorf("a channel from another Region: %q", code)
 	}
-	f.fails("GetChannel", map[string]any{"Channel": "arn:aws:cloudtrail:us-east-1:123456789012:channel/x"}, CodeChannelARNInvalid)
-	f.fails("UpdateChannel", map[string]any{"Channel": ch, "Name": "c-b"}, CodeChannelExists)
-	f.fails("DeleteEventDataStore", map[string]any{"EventDataStore": apps}, CodeTerminationProtected)
+	f.fails("GetChannel", map[string]any{"Channel": "arn:aws:cloudtrail:us-east-1:123456789012:channel/x"}, awsapi.CodeChannelARNInvalid)
+	f.fails("UpdateChannel", map[string]any{"Channel": ch, "Name": "c-b"}, awsapi.CodeChannelAlreadyExists)
+	f.fails("DeleteEventDataStore", map[string]any{"EventDataStore": apps}, awsapi.CodeEventDataStoreTerminationProtected)
 	f.ok("UpdateEventDataStore", map[string]any{"EventDataStore": apps, "TerminationProtectionEnabled": false})
-	f.fails("DeleteEventDataStore", map[string]any{"EventDataStore": apps}, CodeChannelExistsForEDS)
+	f.fails("DeleteEventDataStore", map[string]any{"EventDataStore": apps}, awsapi.CodeChannelExistsForEDS)
 	page1 := f.ok("ListChannels", map[string]any{"MaxResults": 10})
 	if len(page1["Channels"].([]any)) != 10 || page1["NextToken"] == nil {
 		t.Errorf("ListChannels: %v", page1)
@@ -155,10 +156,10 @@ func TestAuditStoreSelectors(t *testing.T) {
 	f := newAPI(t)
 	audit := map[string]any{"Name": "apps", "FieldSelectors": []map[string]any{{"Field": "eventCategory", "Equals": []string{"ActivityAuditLog"}}}}
 	mgmt := map[string]any{"Name": "mgmt", "FieldSelectors": []map[string]any{{"Field": "eventCategory", "Equals": []string{"Management"}}}}
-	f.fails("CreateEventDataStore", map[string]any{"Name": "mixed", "AdvancedEventSelectors": []any{audit, mgmt}}, CodeInvalidEventSelectors)
+	f.fails("CreateEventDataStore", map[string]any{"Name": "mixed", "AdvancedEventSelectors": []any{audit, mgmt}}, awsapi.CodeInvalidEventSelectors)
 	apps := f.ok("CreateEventDataStore", map[string]any{"Name": "apps", "AdvancedEventSelectors": []any{audit}})["EventDataStoreArn"]
 	plain := f.ok("CreateEventDataStore", map[string]any{"Name": "plain"})["EventDataStoreArn"]
-	f.fails("UpdateEventDataStore", map[string]any{"EventDataStore": apps, "AdvancedEventSelectors": []any{mgmt}}, CodeInvalidEventSelectors)
-	f.fails("UpdateEventDataStore", map[string]any{"EventDataStore": plain, "AdvancedEventSelectors": []any{audit}}, CodeInvalidEventSelectors)
+	f.fails("UpdateEventDataStore", map[string]any{"EventDataStore": apps, "AdvancedEventSelectors": []any{mgmt}}, awsapi.CodeInvalidEventSelectors)
+	f.fails("UpdateEventDataStore", map[string]any{"EventDataStore": plain, "AdvancedEventSelectors": []any{audit}}, awsapi.CodeInvalidEventSelectors)
 	f.ok("UpdateEventDataStore", map[string]any{"EventDataStore": apps, "AdvancedEventSelectors": []any{audit}})
 }

@@ -24,9 +24,6 @@ const (
 	DeliveryAccessDenied     = "ACCESS_DENIED"
 	DeliveryCancelled        = "CANCELLED"
 
-	CodeS3BucketDoesNotExist  = "S3BucketDoesNotExistException"
-	CodeInvalidS3BucketName   = "InvalidS3BucketNameException"
-	CodeInsufficientS3Policy  = "InsufficientS3BucketPolicyException"
 	deliveryTimeout           = 5 * time.Minute
 	maxDeliveredFileRawBytes  = 50 << 20
 	deliveredFileNameTemplate = "result_%d.csv.gz"
@@ -43,21 +40,21 @@ type delivery struct {
 func (q *Queries) checkDelivery(c *awsapi.Call, uri string) (*delivery, error) {
 	rest, ok := strings.CutPrefix(uri, "s3://")
 	if !ok || rest == "" {
-		return nil, awsapi.Errorf(CodeInvalidParameter, "DeliveryS3Uri %q is not an s3://bucket/prefix URI.", uri)
+		return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "DeliveryS3Uri %q is not an s3://bucket/prefix URI.", uri)
 	}
 	bucket, prefix, _ := strings.Cut(rest, "/")
 	if !objstore.ValidBucketName(bucket) {
-		return nil, awsapi.Errorf(CodeInvalidS3BucketName, "DeliveryS3Uri %q does not name a valid bucket.", uri)
+		return nil, awsapi.Errorf(awsapi.CodeInvalidS3BucketName, "DeliveryS3Uri %q does not name a valid bucket.", uri)
 	}
 	if q.Buckets == nil {
-		return nil, awsapi.Errorf(CodeS3BucketDoesNotExist, "S3 bucket %s does not exist.", bucket)
+		return nil, awsapi.Errorf(awsapi.CodeS3BucketDoesNotExist, "S3 bucket %s does not exist.", bucket)
 	}
 	owner, ok := q.Buckets.Owner(bucket)
 	if !ok {
-		return nil, awsapi.Errorf(CodeS3BucketDoesNotExist, "S3 bucket %s does not exist.", bucket)
+		return nil, awsapi.Errorf(awsapi.CodeS3BucketDoesNotExist, "S3 bucket %s does not exist.", bucket)
 	}
 	if owner != c.AccountID {
-		return nil, awsapi.Errorf(CodeInsufficientS3Policy, "The bucket policy of %s does not let CloudTrail Lake write query results for account %s.", bucket, c.AccountID)
+		return nil, awsapi.Errorf(awsapi.CodeInsufficientS3BucketPolicy, "The bucket policy of %s does not let CloudTrail Lake write query results for account %s.", bucket, c.AccountID)
 	}
 	return &delivery{uri: uri, bucket: bucket, prefix: strings.Trim(prefix, "/"), status: DeliveryPending}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
+	"github.com/cairn-audit/cairn/internal/awsapi"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -150,9 +151,9 @@ func TestEscapes(t *testing.T) {
 		q := x.fill(c.sql)
 		rows, msg := x.queryAs(tenantAccount, q)
 		switch {
-		case !c.mayRun && !strings.HasPrefix(msg, CodeInvalidQuery+": "):
-			t.Errorf("line %d %q: %q %q, want %s", c.line, q, rows, msg, CodeInvalidQuery)
-		case c.mayRun && msg != "" && !strings.HasPrefix(msg, CodeInvalidQuery+": ") && !strings.HasPrefix(msg, QueryFailed+": "):
+		case !c.mayRun && !strings.HasPrefix(msg, awsapi.CodeInvalidQueryStatement+": "):
+			t.Errorf("line %d %q: %q %q, want %s", c.line, q, rows, msg, awsapi.CodeInvalidQueryStatement)
+		case c.mayRun && msg != "" && !strings.HasPrefix(msg, awsapi.CodeInvalidQueryStatement+": ") && !strings.HasPrefix(msg, QueryFailed+": "):
 			t.Errorf("line %d %q: %s", c.line, q, msg)
 		}
 		answer := strings.Join(rows, "\n") + msg

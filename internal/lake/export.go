@@ -239,15 +239,15 @@ func (e *Exporter) export(ctx context.Context, c *awsapi.Call) (any, error) {
 		return nil, err
 	}
 	if TakesAuditEvents(s) {
-		return nil, awsapi.Errorf(CodeInvalidParameter, "Only stores of CloudTrail events can be exported; %s takes events from outside AWS.", s.ARN())
+		return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "Only stores of CloudTrail events can be exported; %s takes events from outside AWS.", s.ARN())
 	}
 	rest, ok := strings.CutPrefix(req.Destination, "s3://")
 	bucket, prefix, _ := strings.Cut(rest, "/")
 	if !ok || !objstore.ValidBucketName(bucket) {
-		return nil, awsapi.Errorf(CodeInvalidParameter, "Destination %q is not an s3://bucket/prefix URI.", req.Destination)
+		return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "Destination %q is not an s3://bucket/prefix URI.", req.Destination)
 	}
 	if owner, ok := e.Buckets.Owner(bucket); !ok || owner != c.AccountID {
-		return nil, awsapi.Errorf(CodeS3BucketDoesNotExist, "S3 bucket %s does not exist in account %s.", bucket, c.AccountID)
+		return nil, awsapi.Errorf(awsapi.CodeS3BucketDoesNotExist, "S3 bucket %s does not exist in account %s.", bucket, c.AccountID)
 	}
 	st, err := e.Buckets.Store(bucket)
 	if err != nil {

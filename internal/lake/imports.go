@@ -18,14 +18,6 @@ import (
 	"github.com/cairn-audit/cairn/internal/safeio"
 )
 
-// Error codes of the import operations.
-const (
-	CodeImportNotFound        = "ImportNotFoundException"
-	CodeInvalidImportSource   = "InvalidImportSourceException"
-	CodeAccountHasOngoing     = "AccountHasOngoingImportException"
-	CodeInsufficientBucketPol = "InsufficientS3BucketPolicyException"
-)
-
 // Import statuses.
 const (
 	ImportInitializing = "INITIALIZING"
@@ -178,7 +170,7 @@ func (im *Imports) start(ctx context.Context, c *awsapi.Call) (any, error) {
 		return im.restart(c, req.ImportId)
 	}
 	if len(req.Destinations) == 0 || req.ImportSource == nil || req.ImportSource.S3.S3LocationUri == "" {
-		return nil, awsapi.Errorf(CodeInvalidParameter, "StartImport needs Destinations and an ImportSource, or the ImportId of an import to start again.")
+		return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "StartImport needs Destinations and an ImportSource, or the ImportId of an import to start again.")
 	}
 	j := &importJob{ID: uuid.NewString(), Account: c.AccountID, Region: c.Region, Source: req.ImportSource.S3.S3LocationUri,
 		BucketRegion: req.ImportSource.S3.S3BucketRegion, RoleArn: req.ImportSource.S3.S3BucketAccessRoleArn, Created: time.Now().UTC()}
@@ -188,10 +180,10 @@ func (im *Imports) start(ctx context.Context, c *awsapi.Call) (any, error) {
 			return nil, err
 		}
 		if s.Status == StatusPendingDeletion {
-			return nil, awsapi.Errorf(CodeInvalidStatus, "The event data store %s is pending deletion.", s.ARN())
+			return nil, awsapi.Errorf(awsapi.CodeInvalidEventDataStoreStatus, "The event data store %s is pending deletion.", s.ARN())
 		}
 		if TakesAuditEvents(s) {
-			return nil, awsapi.Errorf(CodeInvalidStoreCategory, "The event data store %s takes events from outside AWS; CloudTrail logs are imported into stores of CloudTrail events.", s.ARN())
+			return nil, awsapi.Errorf(awsapi.CodeInvalidEventDataStoreCategory, "The event data store %s takes events from outside AWS; CloudTrail logs are imported into stores of CloudTrail events.", s.ARN())
 		}
 		j.Destinations = append(j.Destinations, s.ARN())
 		j.storeIDs = append(j.storeIDs, s.ID)
@@ -205,14 +197,14 @@ func (im *Imports) start(ctx context.Context, c *awsapi.Call) (any, error) {
 		j.End = &t
 	}
 	if j.Start != nil && j.End != nil && j.Start.After(*j.End) {
-		return nil, awsapi.Errorf(CodeInvalidTimeRange, "StartEventTime must be before EndEventTime.")
+		return nil, awsapi.Errorf(awsapi.CodeInvalidTimeRange, "StartEventTime must be before EndEventTime.")
 	}
 	bucket, _, err := parseS3URI(j.Source)
 	if err != nil {
-		return nil, awsapi.Errorf(CodeInvalidImportSource, "%v", err)
+		return nil, awsapi.Errorf(awsapi.CodeInvalidImportSource, "%v", err)
 	}
 	if owner, ok := im.Buckets.Owner(bucket); !ok || owner != c.AccountID {
-		return nil, awsapi.Errorf(CodeInvalidImportSource, "The bucket %s does not exist or cannot be read by this account.", bucket)
+		return nil, awsapi.Errorf(awsapi.CodeInvalidImportSource, "The bucket %s does not exist or cannot be read by this account.", bucket)
 	}
 	im.mu.Lock()
 	defer im.mu.Unlock()
@@ -222,7 +214,7 @@ func (im *Imports) start(ctx context.Context, c *awsapi.Call) (any, error) {
 	for _, o := range im.byID {
 		if o.Account == c.AccountID {
 			if st := o.state(); st == ImportInitializing || st == ImportInProgress {
-				return nil, awsapi.Errorf(CodeAccountHasOngoing, "This account already has an import in progress: %s.", o.ID)
+				return nil, awsapi.Errorf(awsapi.CodeAccountHasOngoingImport, "This account already has an import in progress: %s.", o.ID)
 			}
 		}
 	}
@@ -242,10 +234,10 @@ func (im *Imports) restart(c *awsapi.Call, id string) (any, error) {
 	defer im.mu.Unlock()
 	j, ok := im.byID[id]
 	if !ok || j.Account != c.AccountID || j.Region != c.Region {
-		return nil, awsapi.Errorf(CodeImportNotFound, "The specified import was not found.")
+		return nil, awsapi.Errorf(awsapi.CodeImportNotFound, "The specified import was not found.")
 	}
 	if st := j.state(); st != ImportStopped && st != ImportFailed {
-		return nil, awsapi.Errorf(CodeInvalidParameter, "Only a STOPPED or FAILED import can be started again; this one is %s.", st)
+		return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "Only a STOPPED or FAILED import can be started again; this one is %s.", st)
 	}
 	im.launch(j)
 	return j.view(false), nil
@@ -499,7 +491,7 @@ func (im *Imports) find(c *awsapi.Call, id string) (*importJob, error) {
 	defer im.mu.Unlock()
 	j, ok := im.byID[id]
 	if !ok || j.Account != c.AccountID || j.Region != c.Region {
-		return nil, awsapi.Errorf(CodeImportNotFound, "The specified import was not found.")
+		return nil, awsapi.Errorf(awsapi.CodeImportNotFound, "The specified import was not found.")
 	}
 	return j, nil
 }
@@ -548,7 +540,7 @@ func (im *Imports) list(ctx context.Context, c *awsapi.Call) (any, error) {
 	if err := c.Decode(&req); err != nil {
 		return nil, err
 	}
-	max, err := pageSize(req.MaxResults, CodeInvalidParameter, "MaxResults")
+	max, err := pageSize(req.MaxResults, awsapi.CodeInvalidParameter, "MaxResults")
 	if err != nil {
 		return nil, err
 	}
@@ -623,7 +615,7 @@ func (im *Imports) failures(ctx context.Context, c *awsapi.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	max, err := pageSize(req.MaxResults, CodeInvalidParameter, "MaxResults")
+	max, err := pageSize(req.MaxResults, awsapi.CodeInvalidParameter, "MaxResults")
 	if err != nil {
 		return nil, err
 	}

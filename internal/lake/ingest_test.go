@@ -245,7 +245,7 @@ func TestIngestAndQuery(t *testing.T) {
 		"SELECT * FROM read_csv('/etc/passwd')",
 		"SELEC eventname FROM " + allID,
 	} {
-		if _, msg := f.query(q); !strings.Contains(msg, CodeInvalidQuery) {
+		if _, msg := f.query(q); !strings.Contains(msg, awsapi.CodeInvalidQueryStatement) {
 			t.Errorf("%s: %s", q, msg)
 		}
 	}

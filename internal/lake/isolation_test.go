@@ -402,8 +402,8 @@ func TestQueriesQueuePerAccount(t *testing.T) {
 		}
 		queued = append(queued, r)
 	}
-	if _, code := x.startAs(tenantAccount, "SELECT 1"); code != CodeMaxQueries {
-		t.Errorf("an eleventh query: %q, want %s", code, CodeMaxQueries)
+	if _, code := x.startAs(tenantAccount, "SELECT 1"); code != awsapi.CodeMaxConcurrentQueries {
+		t.Errorf("an eleventh query: %q, want %s", code, awsapi.CodeMaxConcurrentQueries)
 	}
 	if rows, msg := x.queryAs(victimAccount, "SELECT count(*) AS n FROM "+x.victim); msg != "" || len(rows) != 1 || rows[0] != "n=5" {
 		t.Errorf("the other account's query while the tenant's wait: %q %s", rows, msg)

@@ -19,17 +19,6 @@ import (
 	"github.com/cairn-audit/cairn/internal/lakesql"
 )
 
-// Error codes of the query operations.
-const (
-	CodeInvalidQuery       = "InvalidQueryStatementException"
-	CodeQueryNotFound      = "QueryIdNotFoundException"
-	CodeMaxQueries         = "MaxConcurrentQueriesException"
-	CodeInactiveQuery      = "InactiveQueryException"
-	CodeInvalidMaxResults  = "InvalidMaxResultsException"
-	CodeInvalidQueryStatus = "InvalidQueryStatusException"
-	CodeInvalidTimeRange   = "InvalidTimeRangeException"
-)
-
 // Query statuses.
 const (
 	QueryQueued    = "QUEUED"
@@ -131,7 +120,7 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 		return nil, err
 	}
 	if strings.TrimSpace(req.QueryStatement) == "" || len(req.QueryStatement) > maxStatement {
-		return nil, awsapi.Errorf(CodeInvalidQuery, "The query statement must be 1 to %d characters.", maxStatement)
+		return nil, awsapi.Errorf(awsapi.CodeInvalidQueryStatement, "The query statement must be 1 to %d characters.", maxStatement)
 	}
 	var dl *delivery
 	if req.DeliveryS3Uri != "" {
@@ -195,7 +184,7 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 	}
 	if active >= MaxConcurrentQueries {
 		q.mu.Unlock()
-		return nil, awsapi.Errorf(CodeMaxQueries, "You are already running the maximum number of concurrent queries (%d). Wait a minute for some queries to finish, and then run the query again.", MaxConcurrentQueries)
+		return nil, awsapi.Errorf(awsapi.CodeMaxConcurrentQueries, "You are already running the maximum number of concurrent queries (%d). Wait a minute for some queries to finish, and then run the query again.", MaxConcurrentQueries)
 	}
 	if q.closed {
 		q.mu.Unlock()
@@ -222,10 +211,10 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 func invalidQuery(err error) error {
 	var qe *lakesql.QueryError
 	if errors.As(err, &qe) {
-		return awsapi.Errorf(CodeInvalidQuery, "%s", qe.Msg)
+		return awsapi.Errorf(awsapi.CodeInvalidQueryStatement, "%s", qe.Msg)
 	}
 	if errors.Is(err, lakesql.ErrInvalidQuery) {
-		return awsapi.Errorf(CodeInvalidQuery, "%v", err)
+		return awsapi.Errorf(awsapi.CodeInvalidQueryStatement, "%v", err)
 	}
 	return err
 }
@@ -370,7 +359,7 @@ func (q *Queries) get(c *awsapi.Call, id string) (*query, error) {
 	r, ok := q.byID[id]
 	q.mu.Unlock()
 	if !ok || r.Account != c.AccountID || r.Region != c.Region {
-		return nil, awsapi.Errorf(CodeQueryNotFound, "The query ID does not exist or does not map to a query.")
+		return nil, awsapi.Errorf(awsapi.CodeQueryIdNotFound, "The query ID does not exist or does not map to a query.")
 	}
 	return r, nil
 }
@@ -432,7 +421,7 @@ func (q *Queries) results(ctx context.Context, c *awsapi.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	max, err := pageSize(req.MaxQueryResults, CodeInvalidMaxResults, "MaxQueryResults")
+	max, err := pageSize(req.MaxQueryResults, awsapi.CodeInvalidMaxResults, "MaxQueryResults")
 	if err != nil {
 		return nil, err
 	}
@@ -480,7 +469,7 @@ func (q *Queries) cancelQuery(ctx context.Context, c *awsapi.Call) (any, error) 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.status != QueryQueued && r.status != QueryRunning {
-		return nil, awsapi.Errorf(CodeInactiveQuery, "The specified query cannot be canceled because it is in the %s status.", r.status)
+		return nil, awsapi.Errorf(awsapi.CodeInactiveQuery, "The specified query cannot be canceled because it is in the %s status.", r.status)
 	}
 	r.status = QueryCancelled
 	if r.delivery != nil {
@@ -513,12 +502,12 @@ func (q *Queries) list(ctx context.Context, c *awsapi.Call) (any, error) {
 	switch req.QueryStatus {
 	case "", QueryQueued, QueryRunning, QueryFinished, QueryFailed, QueryCancelled, QueryTimedOut:
 	default:
-		return nil, awsapi.Errorf(CodeInvalidQueryStatus, "The query status %s is not valid.", req.QueryStatus)
+		return nil, awsapi.Errorf(awsapi.CodeInvalidQueryStatus, "The query status %s is not valid.", req.QueryStatus)
 	}
 	if req.StartTime != nil && req.EndTime != nil && req.StartTime.After(req.EndTime.Time) {
-		return nil, awsapi.Errorf(CodeInvalidTimeRange, "StartTime must be before EndTime.")
+		return nil, awsapi.Errorf(awsapi.CodeInvalidTimeRange, "StartTime must be before EndTime.")
 	}
-	max, err := pageSize(req.MaxResults, CodeInvalidMaxResults, "MaxResults")
+	max, err := pageSize(req.MaxResults, awsapi.CodeInvalidMaxResults, "MaxResults")
 	if err != nil {
 		return nil, err
 	}
@@ -584,7 +573,7 @@ func page[T any](all []T, token string, max int) ([]T, string, error) {
 		rest, ok := strings.CutPrefix(token, "page-")
 		n, err := strconv.Atoi(rest)
 		if !ok || err != nil || n < 0 || n > len(all) {
-			return nil, "", awsapi.Errorf(CodeInvalidNextToken, "Invalid NextToken.")
+			return nil, "", awsapi.Errorf(awsapi.CodeInvalidNextToken, "Invalid NextToken.")
 		}
 		start = n
 	}

@@ -7,14 +7,6 @@ import (
 	"github.com/cairn-audit/cairn/internal/awsapi"
 )
 
-// Error codes of the topic operations. The names follow SNS's where SNS has
-// one for the case.
-const (
-	CodeInvalidParameter = "InvalidParameterException"
-	CodeTopicExists      = "TopicAlreadyExistsException"
-	CodeNotFound         = "NotFoundException"
-)
-
 // CreateTopicRequest is CreateTopic's input.
 type CreateTopicRequest struct {
 	Name    string `json:"Name"`
@@ -59,7 +51,7 @@ func Ops(t *Topics) map[string]awsapi.Op {
 				if old, ok := t.Resolve(c.AccountID, c.Region, req.Name); ok && old.Webhook == req.Webhook {
 					return CreateTopicResult{TopicArn: old.ARN}, nil
 				}
-				return nil, awsapi.Errorf(CodeTopicExists, "Topic %s already exists with a different webhook. Delete it first with `cairn topics delete %s`.", req.Name, req.Name)
+				return nil, awsapi.Errorf(awsapi.CodeTopicAlreadyExists, "Topic %s already exists with a different webhook. Delete it first with `cairn topics delete %s`.", req.Name, req.Name)
 			}
 			if err != nil {
 				return nil, apiError(err)
@@ -93,19 +85,19 @@ func Ops(t *Topics) map[string]awsapi.Op {
 func apiError(err error) error {
 	switch {
 	case errors.Is(err, ErrFIFOTopic):
-		return awsapi.Errorf(CodeInvalidParameter, "Invalid parameter: Topic Name. CloudTrail does not publish to FIFO topics (.fifo).")
+		return awsapi.Errorf(awsapi.CodeInvalidParameter, "Invalid parameter: Topic Name. CloudTrail does not publish to FIFO topics (.fifo).")
 	case errors.Is(err, ErrInvalidTopicName):
-		return awsapi.Errorf(CodeInvalidParameter, "Invalid parameter: Topic Name. Use 1-256 letters, digits, hyphens and underscores.")
+		return awsapi.Errorf(awsapi.CodeInvalidParameter, "Invalid parameter: Topic Name. Use 1-256 letters, digits, hyphens and underscores.")
 	case errors.Is(err, ErrInvalidWebhook):
-		return awsapi.Errorf(CodeInvalidParameter, "Invalid parameter: Webhook. Use an http or https URL with a host and no user information, of at most %d characters.", maxWebhookLength)
+		return awsapi.Errorf(awsapi.CodeInvalidParameter, "Invalid parameter: Webhook. Use an http or https URL with a host and no user information, of at most %d characters.", maxWebhookLength)
 	case errors.Is(err, ErrWebhookNotAllowed):
-		return awsapi.Errorf(CodeInvalidParameter, "Invalid parameter: Webhook. Notifications are not sent to loopback, private, link-local, multicast or other internal addresses unless the server allows their network.")
+		return awsapi.Errorf(awsapi.CodeInvalidParameter, "Invalid parameter: Webhook. Notifications are not sent to loopback, private, link-local, multicast or other internal addresses unless the server allows their network.")
 	case errors.Is(err, ErrInvalidRegion):
-		return awsapi.Errorf(CodeInvalidParameter, "Invalid parameter: Region. A region is lower-case letters, digits and hyphens.")
+		return awsapi.Errorf(awsapi.CodeInvalidParameter, "Invalid parameter: Region. A region is lower-case letters, digits and hyphens.")
 	case errors.Is(err, ErrInvalidAccount):
-		return awsapi.Errorf(CodeInvalidParameter, "Invalid parameter: AccountId. An account ID is 12 digits.")
+		return awsapi.Errorf(awsapi.CodeInvalidParameter, "Invalid parameter: AccountId. An account ID is 12 digits.")
 	case errors.Is(err, ErrNoSuchTopic):
-		return awsapi.Errorf(CodeNotFound, "Topic does not exist")
+		return awsapi.Errorf(awsapi.CodeNotFound, "Topic does not exist")
 	}
 	return err
 }

@@ -10,17 +10,6 @@ import (
 	"github.com/cairn-audit/cairn/internal/safeio"
 )
 
-// Error codes of cairn's bucket operations, S3's where S3 has one.
-const (
-	CodeNoSuchBucket      = "NoSuchBucket"
-	CodeInvalidBucketName = "InvalidBucketName"
-	CodeBucketExists      = "BucketAlreadyExists"
-	CodeMalformedPolicy   = "MalformedPolicy"
-	CodeNoSuchKey         = "NoSuchKey"
-	CodeInvalidArgument   = "InvalidArgument"
-	CodeInvalidRequest    = "InvalidRequest"
-)
-
 // BucketRequest names a bucket (GetBucketPolicy).
 type BucketRequest struct {
 	Bucket string `json:"Bucket"`
@@ -154,7 +143,7 @@ func Ops(r *Registry) map[string]awsapi.Op {
 			case errors.Is(err, ErrInvalidBucketName):
 				return nil, errInvalidName()
 			case errors.Is(err, ErrBucketExists):
-				return nil, awsapi.Errorf(CodeBucketExists, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.")
+				return nil, awsapi.Errorf(awsapi.CodeBucketAlreadyExists, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.")
 			case err != nil:
 				return nil, err
 			}
@@ -177,7 +166,7 @@ func Ops(r *Registry) map[string]awsapi.Op {
 			}
 			err := r.SetPolicy(req.Bucket, req.Policy)
 			if errors.Is(err, ErrInvalidPolicy) {
-				return nil, awsapi.Errorf(CodeMalformedPolicy, "%v", err)
+				return nil, awsapi.Errorf(awsapi.CodeMalformedPolicy, "%v", err)
 			}
 			return nil, err
 		}},
@@ -295,7 +284,7 @@ func getBounded(ctx context.Context, st Store, bucket, key string, limit int64) 
 		return nil, storeError(err)
 	}
 	defer rd.Body.Close()
-	tooLarge := awsapi.Errorf(CodeInvalidRequest, "The object is larger than %d bytes; read it from the bucket itself.", limit)
+	tooLarge := awsapi.Errorf(awsapi.CodeInvalidRequest, "The object is larger than %d bytes; read it from the bucket itself.", limit)
 	if rd.Size > limit {
 		return nil, tooLarge
 	}
@@ -318,7 +307,7 @@ func owned(r *Registry, c *awsapi.Call, name string) (Bucket, error) {
 		if !ValidBucketName(name) {
 			return Bucket{}, errInvalidName()
 		}
-		return Bucket{}, awsapi.Errorf(CodeNoSuchBucket, "The specified bucket does not exist")
+		return Bucket{}, awsapi.Errorf(awsapi.CodeNoSuchBucket, "The specified bucket does not exist")
 	}
 	if b.Owner != c.AccountID {
 		return Bucket{}, awsapi.Errorf(awsapi.CodeAccessDenied, "Access Denied")
@@ -330,15 +319,15 @@ func owned(r *Registry, c *awsapi.Call, name string) (Bucket, error) {
 func checkRetention(days int, objectLock bool) error {
 	switch {
 	case days < 0 || days > MaxRetentionDays:
-		return awsapi.Errorf(CodeInvalidArgument, "RetentionDays must be between 0 and %d.", MaxRetentionDays)
+		return awsapi.Errorf(awsapi.CodeInvalidArgument, "RetentionDays must be between 0 and %d.", MaxRetentionDays)
 	case days > 0 && !objectLock:
-		return awsapi.Errorf(CodeInvalidRequest, "Bucket is missing Object Lock Configuration")
+		return awsapi.Errorf(awsapi.CodeInvalidRequest, "Bucket is missing Object Lock Configuration")
 	}
 	return nil
 }
 
 func errInvalidName() error {
-	return awsapi.Errorf(CodeInvalidBucketName, "The specified bucket is not valid.")
+	return awsapi.Errorf(awsapi.CodeInvalidBucketName, "The specified bucket is not valid.")
 }
 
 // storeError answers a backend's errors in S3's terms; others are cairn's
@@ -346,11 +335,11 @@ func errInvalidName() error {
 func storeError(err error) error {
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return awsapi.Errorf(CodeNoSuchKey, "The specified key does not exist.")
+		return awsapi.Errorf(awsapi.CodeNoSuchKey, "The specified key does not exist.")
 	case errors.Is(err, ErrInvalidKey):
-		return awsapi.Errorf(CodeNoSuchKey, "The specified key does not exist.")
+		return awsapi.Errorf(awsapi.CodeNoSuchKey, "The specified key does not exist.")
 	case errors.Is(err, ErrNoSuchBucket):
-		return awsapi.Errorf(CodeNoSuchBucket, "The specified bucket does not exist")
+		return awsapi.Errorf(awsapi.CodeNoSuchBucket, "The specified bucket does not exist")
 	}
 	return err
 }

@@ -65,9 +65,9 @@ func TestOps(t *testing.T) {
 		t.Fatalf("CreateBucket: %v %v", out, err)
 	}
 	_, err = call(t, ops, "CreateBucket", stranger, false, `{"Bucket":"trail-logs"}`)
-	wantCode(t, "CreateBucket(taken)", err, CodeBucketExists)
+	wantCode(t, "CreateBucket(taken)", err, awsapi.CodeBucketAlreadyExists)
 	_, err = call(t, ops, "CreateBucket", owner, false, `{"Bucket":"Bad_Name"}`)
-	wantCode(t, "CreateBucket(Bad_Name)", err, CodeInvalidBucketName)
+	wantCode(t, "CreateBucket(Bad_Name)", err, awsapi.CodeInvalidBucketName)
 	if err.Message != "The specified bucket is not valid." {
 		t.Errorf("message %q", err.Message)
 	}
@@ -103,7 +103,7 @@ func TestOps(t *testing.T) {
 			t.Errorf("message %q", err.Message)
 		}
 		_, err = call(t, ops, c.op, owner, false, `{"Bucket":"no-such-bucket","Key":"k","AccountId":"222222222222"}`)
-		wantCode(t, c.op+" of an unknown bucket", err, CodeNoSuchBucket)
+		wantCode(t, c.op+" of an unknown bucket", err, awsapi.CodeNoSuchBucket)
 		if err != nil && err.Message != "The specified bucket does not exist" {
 			t.Errorf("message %q", err.Message)
 		}
@@ -118,7 +118,7 @@ func TestOps(t *testing.T) {
 		t.Errorf("GetBucketPolicy = %v", out)
 	}
 	_, err = call(t, ops, "PutBucketPolicy", owner, false, `{"Bucket":"trail-logs","Policy":"{\"Statement\":[]}"}`)
-	wantCode(t, "PutBucketPolicy(invalid)", err, CodeMalformedPolicy)
+	wantCode(t, "PutBucketPolicy(invalid)", err, awsapi.CodeMalformedPolicy)
 
 	if _, err := call(t, ops, "AllowBucketAccount", owner, false, `{"Bucket":"trail-logs","AccountId":"222222222222"}`); err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func TestOps(t *testing.T) {
 		t.Errorf("GetObject = %v, %v", out, err)
 	}
 	_, err = call(t, ops, "GetObject", owner, false, `{"Bucket":"trail-logs","Key":"b/2"}`)
-	wantCode(t, "GetObject(missing)", err, CodeNoSuchKey)
+	wantCode(t, "GetObject(missing)", err, awsapi.CodeNoSuchKey)
 }
 
 func mustJSON(v any) string {
@@ -161,12 +161,12 @@ func TestRetentionOps(t *testing.T) {
 	r, _ := newRegistry(t)
 	ops := Ops(r)
 	_, err := call(t, ops, "CreateBucket", owner, false, `{"Bucket":"plain-logs","RetentionDays":7}`)
-	wantCode(t, "CreateBucket(retention without Object Lock)", err, CodeInvalidRequest)
+	wantCode(t, "CreateBucket(retention without Object Lock)", err, awsapi.CodeInvalidRequest)
 	if _, ok := r.Get("plain-logs"); ok {
 		t.Error("a refused CreateBucket made the bucket")
 	}
 	_, err = call(t, ops, "CreateBucket", owner, false, `{"Bucket":"locked-logs","ObjectLockEnabled":true,"RetentionDays":36501}`)
-	wantCode(t, "CreateBucket(retention over 100 years)", err, CodeInvalidArgument)
+	wantCode(t, "CreateBucket(retention over 100 years)", err, awsapi.CodeInvalidArgument)
 	out, err := call(t, ops, "CreateBucket", owner, false, `{"Bucket":"locked-logs","ObjectLockEnabled":true,"RetentionDays":30}`)
 	if err != nil || out["RetentionDays"] != 30.0 {
 		t.Fatalf("CreateBucket with retention: %v %v", out, err)
@@ -174,11 +174,11 @@ func TestRetentionOps(t *testing.T) {
 	call(t, ops, "CreateBucket", owner, false, `{"Bucket":"plain-logs"}`)
 
 	_, err = call(t, ops, "PutBucketRetention", owner, false, `{"Bucket":"plain-logs","RetentionDays":1}`)
-	wantCode(t, "PutBucketRetention(no Object Lock)", err, CodeInvalidRequest)
+	wantCode(t, "PutBucketRetention(no Object Lock)", err, awsapi.CodeInvalidRequest)
 	_, err = call(t, ops, "PutBucketRetention", stranger, false, `{"Bucket":"locked-logs","RetentionDays":1}`)
 	wantCode(t, "PutBucketRetention(stranger)", err, awsapi.CodeAccessDenied)
 	_, err = call(t, ops, "PutBucketRetention", owner, false, `{"Bucket":"locked-logs","RetentionDays":-1}`)
-	wantCode(t, "PutBucketRetention(-1)", err, CodeInvalidArgument)
+	wantCode(t, "PutBucketRetention(-1)", err, awsapi.CodeInvalidArgument)
 	if _, err := call(t, ops, "PutBucketRetention", owner, false, `{"Bucket":"locked-logs","RetentionDays":365}`); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestGetObjectIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ae *awsapi.Error
-	if _, err := getBounded(ctx, m, "bounded-get", "big", 1024); !errors.As(err, &ae) || ae.Code != CodeInvalidRequest {
+	if _, err := getBounded(ctx, m, "bounded-get", "big", 1024); !errors.As(err, &ae) || ae.Code != awsapi.CodeInvalidRequest {
 		t.Fatalf("2 KB object under a 1 KB bound: %v", err)
 	}
 	obj, err := getBounded(ctx, m, "bounded-get", "small", 1024)

@@ -4,6 +4,7 @@ package objstore
 
 import (
 	"errors"
+	"github.com/cairn-audit/cairn/internal/awsapi"
 	"os"
 	"path/filepath"
 	"slices"
@@ -149,7 +150,7 @@ func TestObjectOpsOnFSBucketsRefuseLinks(t *testing.T) {
 	}
 	for _, key := range trapKeys {
 		_, err := call(t, ops, "GetObject", owner, false, `{"Bucket":"logs","Key":"`+key+`"}`)
-		wantCode(t, "GetObject "+key, err, CodeNoSuchKey)
+		wantCode(t, "GetObject "+key, err, awsapi.CodeNoSuchKey)
 	}
 	out, aerr := call(t, ops, "GetObject", owner, false, `{"Bucket":"logs","Key":"real"}`)
 	if aerr != nil || out["ContentLength"] != float64(4) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/cairn-audit/cairn/internal/awsapi"
 	"os"
 	"path/filepath"
 	"slices"
@@ -439,7 +440,7 @@ func TestOnlyTheAdministratorAdopts(t *testing.T) {
 			}
 			ops := Ops(r)
 			_, aerr := call(t, ops, "CreateBucket", stranger, false, `{"Bucket":"prepared"}`)
-			wantCode(t, "a tenant's CreateBucket of a bucket on the backend", aerr, CodeBucketExists)
+			wantCode(t, "a tenant's CreateBucket of a bucket on the backend", aerr, awsapi.CodeBucketAlreadyExists)
 			if aerr != nil && aerr.Message != "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again." {
 				t.Errorf("message %q", aerr.Message)
 			}
@@ -447,7 +448,7 @@ func TestOnlyTheAdministratorAdopts(t *testing.T) {
 				t.Fatal("the refused create registered the bucket")
 			}
 			_, aerr = call(t, ops, "GetObject", stranger, false, `{"Bucket":"prepared","Key":"`+secret+`"}`)
-			wantCode(t, "the tenant's GetObject", aerr, CodeNoSuchBucket)
+			wantCode(t, "the tenant's GetObject", aerr, awsapi.CodeNoSuchBucket)
 			if obj, err := st.Get(ctx, "prepared", secret); err != nil || string(obj.Body) != "theirs" {
 				t.Fatalf("the prepared object after the refusal: %v, %v", obj, err)
 			}
@@ -464,7 +465,7 @@ func TestOnlyTheAdministratorAdopts(t *testing.T) {
 			}
 			// Once registered the name is taken for the administrator too.
 			_, aerr = call(t, ops, "CreateBucket", stranger, true, `{"Bucket":"prepared"}`)
-			wantCode(t, "the administrator's CreateBucket of a registered bucket", aerr, CodeBucketExists)
+			wantCode(t, "the administrator's CreateBucket of a registered bucket", aerr, awsapi.CodeBucketAlreadyExists)
 			if b, _ := r.Get("prepared"); b.Owner != "333333333333" {
 				t.Errorf("owner %s after a second create", b.Owner)
 			}

@@ -8,12 +8,6 @@ import (
 	"github.com/cairn-audit/cairn/internal/awsapi"
 )
 
-// Error codes of cairn's account operations.
-const (
-	codeAccountExists = "AccountAlreadyExistsException"
-	codeNoSuchAccount = "AccountNotFoundException"
-)
-
 type createAccountRequest struct {
 	AccountID string `json:"AccountId"`
 	Name      string `json:"Name"`
@@ -41,7 +35,7 @@ func adminOps(dir *auth.Directory) map[string]awsapi.Op {
 			a, err := dir.CreateAccount(req.AccountID, req.Name)
 			switch {
 			case errors.Is(err, auth.ErrAccountExists):
-				return nil, awsapi.Errorf(codeAccountExists, "Account %s already exists.", req.AccountID)
+				return nil, awsapi.Errorf(awsapi.CodeAccountAlreadyExists, "Account %s already exists.", req.AccountID)
 			case errors.Is(err, auth.ErrInvalidAccount):
 				return nil, awsapi.Errorf(awsapi.CodeValidation, "AccountId %q is not valid: an account ID is 12 digits.", req.AccountID)
 			case err != nil:
@@ -78,7 +72,7 @@ func adminOps(dir *auth.Directory) map[string]awsapi.Op {
 			k, err := dir.CreateKey(req.AccountID, req.UserName)
 			switch {
 			case errors.Is(err, auth.ErrNoSuchAccount):
-				return nil, awsapi.Errorf(codeNoSuchAccount, "Account %s does not exist. Create it first with `cairn accounts create`.", req.AccountID)
+				return nil, awsapi.Errorf(awsapi.CodeAccountNotFound, "Account %s does not exist. Create it first with `cairn accounts create`.", req.AccountID)
 			case errors.Is(err, auth.ErrInvalidUser):
 				return nil, awsapi.Errorf(awsapi.CodeValidation, "UserName %q is not valid: use 1-64 letters, digits and +=,.@_-", req.UserName)
 			case err != nil:

@@ -9,15 +9,6 @@ import (
 	"github.com/cairn-audit/cairn/internal/trail"
 )
 
-// Error codes of cairn's organization operations, as AWS Organizations
-// names them.
-const (
-	codeAlreadyInOrganization = "AlreadyInOrganizationException"
-	codeOrgNotFound           = "AWSOrganizationsNotInUseException"
-	codeAccountNotFound       = "AccountNotFoundException"
-	codeConstraintViolation   = "ConstraintViolationException"
-)
-
 type orgRequest struct {
 	OrganizationId      string
 	ManagementAccountId string
@@ -35,15 +26,15 @@ func orgView(o auth.Organization) map[string]any {
 func orgError(err error, req orgRequest) error {
 	switch {
 	case errors.Is(err, auth.ErrNoSuchAccount):
-		return awsapi.Errorf(codeAccountNotFound, "Account does not exist. Create it first with `cairn accounts create`.")
+		return awsapi.Errorf(awsapi.CodeAccountNotFound, "Account does not exist. Create it first with `cairn accounts create`.")
 	case errors.Is(err, auth.ErrInOrganization):
-		return awsapi.Errorf(codeAlreadyInOrganization, "The account is already a member of an organization.")
+		return awsapi.Errorf(awsapi.CodeAlreadyInOrganization, "The account is already a member of an organization.")
 	case errors.Is(err, auth.ErrNoOrganization):
-		return awsapi.Errorf(codeOrgNotFound, "Organization %s does not exist.", req.OrganizationId)
+		return awsapi.Errorf(awsapi.CodeAWSOrganizationsNotInUse, "Organization %s does not exist.", req.OrganizationId)
 	case errors.Is(err, auth.ErrNotMember):
-		return awsapi.Errorf(codeAccountNotFound, "Account %s is not a member of organization %s.", req.AccountId, req.OrganizationId)
+		return awsapi.Errorf(awsapi.CodeAccountNotFound, "Account %s is not a member of organization %s.", req.AccountId, req.OrganizationId)
 	case errors.Is(err, auth.ErrManagementLeave):
-		return awsapi.Errorf(codeConstraintViolation, "The management account cannot leave its organization.")
+		return awsapi.Errorf(awsapi.CodeConstraintViolation, "The management account cannot leave its organization.")
 	}
 	return err
 }
@@ -75,7 +66,7 @@ func orgOps(orgs *auth.Organizations) map[string]awsapi.Op {
 				if errors.Is(err, auth.ErrNoOrganization) {
 					return nil, orgError(err, *req)
 				}
-				return nil, awsapi.Errorf(codeConstraintViolation, "%s", err.Error())
+				return nil, awsapi.Errorf(awsapi.CodeConstraintViolation, "%s", err.Error())
 			}
 			return struct{}{}, nil
 		})},
@@ -90,7 +81,7 @@ func orgOps(orgs *auth.Organizations) map[string]awsapi.Op {
 				o, ok = orgs.Of(c.AccountID)
 			}
 			if !ok {
-				return nil, awsapi.Errorf(codeOrgNotFound, "Your account is not a member of an organization.")
+				return nil, awsapi.Errorf(awsapi.CodeAWSOrganizationsNotInUse, "Your account is not a member of an organization.")
 			}
 			return orgView(o), nil
 		})},

@@ -14,37 +14,6 @@ import (
 	"github.com/cairn-audit/cairn/internal/selector"
 )
 
-// CloudTrail's error codes for trail operations.
-const (
-	CodeTrailNotFound            = "TrailNotFoundException"
-	CodeTrailAlreadyExists       = "TrailAlreadyExistsException"
-	CodeInvalidTrailName         = "InvalidTrailNameException"
-	CodeMaxTrails                = "MaximumNumberOfTrailsExceededException"
-	CodeBucketDoesNotExist       = "S3BucketDoesNotExistException"
-	CodeInvalidBucketName        = "InvalidS3BucketNameException"
-	CodeInvalidPrefix            = "InvalidS3PrefixException"
-	CodeInsufficientBucketPolicy = "InsufficientS3BucketPolicyException"
-	CodeInvalidTopicName         = "InvalidSnsTopicNameException"
-	CodeInsufficientTopicPolicy  = "InsufficientSnsTopicPolicyException"
-	CodeInvalidKmsKeyID          = "InvalidKmsKeyIdException"
-	CodeInvalidLogGroupArn       = "InvalidCloudWatchLogsLogGroupArnException"
-	CodeInvalidRoleArn           = "InvalidCloudWatchLogsRoleArnException"
-	CodeParameterCombination     = "InvalidParameterCombinationException"
-	CodeInvalidParameter         = "InvalidParameterException"
-	CodeInvalidHomeRegion        = "InvalidHomeRegionException"
-	CodeARNInvalid               = "CloudTrailARNInvalidException"
-	CodeTagsLimit                = "TagsLimitExceededException"
-	CodeInvalidTag               = "InvalidTagParameterException"
-	CodeResourceNotFound         = "ResourceNotFoundException"
-	CodeInvalidEventSelectors    = "InvalidEventSelectorsException"
-	CodeInvalidInsightSelectors  = "InvalidInsightSelectorsException"
-	CodeInsightNotEnabled        = "InsightNotEnabledException"
-	CodeOrgsNotInUse             = "OrganizationsNotInUseException"
-	CodeNotOrgManagement         = "NotOrganizationMasterAccountException"
-	CodeInvalidNextToken         = "InvalidNextTokenException"
-	CodeUnsupportedOperation     = "UnsupportedOperationException"
-)
-
 // Limits CloudTrail sets on trails.
 const (
 	MaxTrailsPerRegion = 5
@@ -164,7 +133,7 @@ func view(t *Trail, full bool) trailView {
 }
 
 func notFound(name, account string) error {
-	return awsapi.Errorf(CodeTrailNotFound, "Unknown trail: %s for the user: %s", name, account)
+	return awsapi.Errorf(awsapi.CodeTrailNotFound, "Unknown trail: %s for the user: %s", name, account)
 }
 
 // access says what a call means to do with a trail it names.
@@ -186,10 +155,10 @@ func (a *API) find(c *awsapi.Call, nameOrARN string, acc access, statusForm bool
 	if strings.HasPrefix(nameOrARN, "arn:") {
 		p, ok := parseARN(nameOrARN)
 		if !ok {
-			return nil, awsapi.Errorf(CodeARNInvalid, "ARN %s is not a valid trail ARN. A trail ARN looks like arn:aws:cloudtrail:us-east-2:123456789012:trail/MyTrail.", nameOrARN)
+			return nil, awsapi.Errorf(awsapi.CodeCloudTrailARNInvalid, "ARN %s is not a valid trail ARN. A trail ARN looks like arn:aws:cloudtrail:us-east-2:123456789012:trail/MyTrail.", nameOrARN)
 		}
 		if msg := validateName(p.Name); msg != "" {
-			return nil, awsapi.Errorf(CodeInvalidTrailName, "%s", msg)
+			return nil, awsapi.Errorf(awsapi.CodeInvalidTrailName, "%s", msg)
 		}
 		t, ok := s.trails[ARN(p.Region, p.Account, p.Name)]
 		if !ok {
@@ -198,20 +167,20 @@ func (a *API) find(c *awsapi.Call, nameOrARN string, acc access, statusForm bool
 		vis, shadow := visible(t, c.AccountID, c.Region, a.Orgs)
 		if !vis {
 			if t.Account == c.AccountID {
-				return nil, awsapi.Errorf(CodeARNInvalid, "Region in ARN is wrong, you can only access resources in region %s.", c.Region)
+				return nil, awsapi.Errorf(awsapi.CodeCloudTrailARNInvalid, "Region in ARN is wrong, you can only access resources in region %s.", c.Region)
 			}
 			return nil, notFound(nameOrARN, c.AccountID)
 		}
 		if acc == change && shadow {
 			if t.Account != c.AccountID {
-				return nil, awsapi.Errorf(CodeNotOrgManagement, "The request was rejected because account %s is not the management account of organization %s; only the management account may change the organization trail %s.", c.AccountID, t.OrganizationID, t.ARN())
+				return nil, awsapi.Errorf(awsapi.CodeNotOrganizationMasterAccount, "The request was rejected because account %s is not the management account of organization %s; only the management account may change the organization trail %s.", c.AccountID, t.OrganizationID, t.ARN())
 			}
-			return nil, awsapi.Errorf(CodeInvalidHomeRegion, "The trail %s can only be changed in its home region %s, not in %s.", t.ARN(), t.HomeRegion, c.Region)
+			return nil, awsapi.Errorf(awsapi.CodeInvalidHomeRegion, "The trail %s can only be changed in its home region %s, not in %s.", t.ARN(), t.HomeRegion, c.Region)
 		}
 		return t, nil
 	}
 	if msg := validateName(nameOrARN); msg != "" {
-		return nil, awsapi.Errorf(CodeInvalidTrailName, "%s", msg)
+		return nil, awsapi.Errorf(awsapi.CodeInvalidTrailName, "%s", msg)
 	}
 	t, ok := s.trails[ARN(c.Region, c.AccountID, nameOrARN)]
 	if !ok {
@@ -260,16 +229,16 @@ func (a *API) createTrail(ctx context.Context, c *awsapi.Call) (any, error) {
 		Created:                    a.Now().UTC(),
 	}
 	if t.IsMultiRegionTrail && !t.IncludeGlobalServiceEvents {
-		return nil, awsapi.Errorf(CodeParameterCombination, "Multi-Region trail must include global service events.")
+		return nil, awsapi.Errorf(awsapi.CodeInvalidParameterCombination, "Multi-Region trail must include global service events.")
 	}
 	if msg := validateName(req.Name); msg != "" {
-		return nil, awsapi.Errorf(CodeInvalidTrailName, "%s", msg)
+		return nil, awsapi.Errorf(awsapi.CodeInvalidTrailName, "%s", msg)
 	}
 	s := a.Store
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.trails[t.ARN()]; ok {
-		return nil, awsapi.Errorf(CodeTrailAlreadyExists, "Trail %s already exists for customer: %s", t.Name, c.AccountID)
+		return nil, awsapi.Errorf(awsapi.CodeTrailAlreadyExists, "Trail %s already exists for customer: %s", t.Name, c.AccountID)
 	}
 	if err := a.configure(c, t, &req); err != nil {
 		return nil, err
@@ -304,7 +273,7 @@ func (a *API) configure(c *awsapi.Call, t *Trail, req *createRequest) error {
 		t.IsOrganizationTrail = *req.IsOrganizationTrail
 	}
 	if t.IsMultiRegionTrail && !t.IncludeGlobalServiceEvents {
-		return awsapi.Errorf(CodeParameterCombination, "Multi-Region trail must include global service events.")
+		return awsapi.Errorf(awsapi.CodeInvalidParameterCombination, "Multi-Region trail must include global service events.")
 	}
 	if req.S3BucketName != nil {
 		t.S3BucketName = *req.S3BucketName
@@ -313,40 +282,40 @@ func (a *API) configure(c *awsapi.Call, t *Trail, req *createRequest) error {
 		t.S3KeyPrefix = *req.S3KeyPrefix
 	}
 	if t.S3BucketName == "" {
-		return awsapi.Errorf(CodeInvalidBucketName, "S3 bucket name is required.")
+		return awsapi.Errorf(awsapi.CodeInvalidS3BucketName, "S3 bucket name is required.")
 	}
 	if !a.Buckets.ValidName(t.S3BucketName) {
-		return awsapi.Errorf(CodeInvalidBucketName, "Bucket name is not valid: %s", t.S3BucketName)
+		return awsapi.Errorf(awsapi.CodeInvalidS3BucketName, "Bucket name is not valid: %s", t.S3BucketName)
 	}
 	if msg := validatePrefix(t.S3KeyPrefix); msg != "" {
-		return awsapi.Errorf(CodeInvalidPrefix, "%s", msg)
+		return awsapi.Errorf(awsapi.CodeInvalidS3Prefix, "%s", msg)
 	}
 	t.OrganizationID = ""
 	if t.IsOrganizationTrail {
 		o, ok := a.Orgs.OrgOf(c.AccountID)
 		if !ok {
-			return awsapi.Errorf(CodeOrgsNotInUse, "Account %s is not a member of an organization. Create one with `cairn org create` first.", c.AccountID)
+			return awsapi.Errorf(awsapi.CodeOrganizationsNotInUse, "Account %s is not a member of an organization. Create one with `cairn org create` first.", c.AccountID)
 		}
 		if o.Management != c.AccountID {
-			return awsapi.Errorf(CodeNotOrgManagement, "Account %s is not the management account of organization %s; only the management account may create or change an organization trail.", c.AccountID, o.ID)
+			return awsapi.Errorf(awsapi.CodeNotOrganizationMasterAccount, "Account %s is not the management account of organization %s; only the management account may create or change an organization trail.", c.AccountID, o.ID)
 		}
 		t.OrganizationID = o.ID
 	}
 	if !a.Buckets.Exists(t.S3BucketName) {
-		return awsapi.Errorf(CodeBucketDoesNotExist, "S3 bucket %s does not exist!", t.S3BucketName)
+		return awsapi.Errorf(awsapi.CodeS3BucketDoesNotExist, "S3 bucket %s does not exist!", t.S3BucketName)
 	}
 	if !a.Buckets.CanDeliver(t.S3BucketName, t.Account, t.ARN(), probeKey(t)) {
-		return awsapi.Errorf(CodeInsufficientBucketPolicy, "Incorrect S3 bucket policy is detected for bucket: %s", t.S3BucketName)
+		return awsapi.Errorf(awsapi.CodeInsufficientS3BucketPolicy, "Incorrect S3 bucket policy is detected for bucket: %s", t.S3BucketName)
 	}
 	if req.SnsTopicName != nil {
 		t.SnsTopicName, t.SnsTopicARN = "", ""
 		if name := *req.SnsTopicName; name != "" {
 			if !validTopic(name) {
-				return awsapi.Errorf(CodeInvalidTopicName, "Topic name is not valid: %s", name)
+				return awsapi.Errorf(awsapi.CodeInvalidSnsTopicName, "Topic name is not valid: %s", name)
 			}
 			arn, ok := a.Topics.Resolve(t.Account, t.HomeRegion, name)
 			if !ok {
-				return awsapi.Errorf(CodeInsufficientTopicPolicy, "SNS Topic does not exist or the topic policy is incorrect!")
+				return awsapi.Errorf(awsapi.CodeInsufficientSnsTopicPolicy, "SNS Topic does not exist or the topic policy is incorrect!")
 			}
 			t.SnsTopicName, t.SnsTopicARN = name, arn
 		}
@@ -356,7 +325,7 @@ func (a *API) configure(c *awsapi.Call, t *Trail, req *createRequest) error {
 		if id := *req.KmsKeyId; id != "" {
 			arn, ok := kmsARN(id, t.HomeRegion, t.Account)
 			if !ok {
-				return awsapi.Errorf(CodeInvalidKmsKeyID, "KMS key ID %s is not valid: give a key ID, a key ARN, an alias name (alias/...) or an alias ARN.", id)
+				return awsapi.Errorf(awsapi.CodeInvalidKmsKeyId, "KMS key ID %s is not valid: give a key ID, a key ARN, an alias name (alias/...) or an alias ARN.", id)
 			}
 			t.KmsKeyID = arn
 		}
@@ -369,13 +338,13 @@ func (a *API) configure(c *awsapi.Call, t *Trail, req *createRequest) error {
 	}
 	switch g, r := t.CloudWatchLogsLogGroupArn, t.CloudWatchLogsRoleArn; {
 	case g != "" && !logGroupARN.MatchString(g):
-		return awsapi.Errorf(CodeInvalidLogGroupArn, "CloudWatch Logs log group ARN %s is not valid.", g)
+		return awsapi.Errorf(awsapi.CodeInvalidCloudWatchLogsLogGroupArn, "CloudWatch Logs log group ARN %s is not valid.", g)
 	case r != "" && !roleARN.MatchString(r):
-		return awsapi.Errorf(CodeInvalidRoleArn, "CloudWatch Logs role ARN %s is not valid.", r)
+		return awsapi.Errorf(awsapi.CodeInvalidCloudWatchLogsRoleArn, "CloudWatch Logs role ARN %s is not valid.", r)
 	case g != "" && r == "":
-		return awsapi.Errorf(CodeInvalidRoleArn, "You must specify a role ARN together with a log group ARN.")
+		return awsapi.Errorf(awsapi.CodeInvalidCloudWatchLogsRoleArn, "You must specify a role ARN together with a log group ARN.")
 	case r != "" && g == "":
-		return awsapi.Errorf(CodeInvalidLogGroupArn, "You must specify a log group ARN together with a role ARN.")
+		return awsapi.Errorf(awsapi.CodeInvalidCloudWatchLogsLogGroupArn, "You must specify a log group ARN together with a role ARN.")
 	}
 	return nil
 }
@@ -485,7 +454,7 @@ func (a *API) checkLimit(t, replacing *Trail) error {
 			}
 		}
 		if n >= MaxTrailsPerRegion {
-			return awsapi.Errorf(CodeMaxTrails, "User: %s already has %d trails in %s.", t.Account, MaxTrailsPerRegion, r)
+			return awsapi.Errorf(awsapi.CodeMaximumNumberOfTrailsExceeded, "User: %s already has %d trails in %s.", t.Account, MaxTrailsPerRegion, r)
 		}
 	}
 	return nil
@@ -601,7 +570,7 @@ func (a *API) listTrails(ctx context.Context, c *awsapi.Call) (any, error) {
 	if req.NextToken != "" {
 		after, err := base64.RawURLEncoding.DecodeString(req.NextToken)
 		if err != nil || !strings.HasPrefix(string(after), "arn:") {
-			return nil, awsapi.Errorf(CodeInvalidNextToken, "Invalid NextToken: %s", req.NextToken)
+			return nil, awsapi.Errorf(awsapi.CodeInvalidNextToken, "Invalid NextToken: %s", req.NextToken)
 		}
 		start = sort.Search(len(infos), func(i int) bool { return infos[i].TrailARN > string(after) })
 	}
@@ -743,9 +712,9 @@ func (a *API) putEventSelectors(ctx context.Context, c *awsapi.Call) (any, error
 	t, err := a.modify(c, func() (*Trail, error) { return a.find(c, req.TrailName, change, false) }, func(_, t *Trail) (bool, error) {
 		switch {
 		case req.EventSelectors != nil && req.AdvancedEventSelectors != nil:
-			return false, awsapi.Errorf(CodeParameterCombination, "You can use EventSelectors or AdvancedEventSelectors in a request, but not both.")
+			return false, awsapi.Errorf(awsapi.CodeInvalidParameterCombination, "You can use EventSelectors or AdvancedEventSelectors in a request, but not both.")
 		case req.EventSelectors == nil && req.AdvancedEventSelectors == nil:
-			return false, awsapi.Errorf(CodeParameterCombination, "Specify either EventSelectors or AdvancedEventSelectors.")
+			return false, awsapi.Errorf(awsapi.CodeInvalidParameterCombination, "Specify either EventSelectors or AdvancedEventSelectors.")
 		case req.EventSelectors != nil:
 			if err := selector.ValidateBasic(*req.EventSelectors); err != nil {
 				return false, selectorError(err)
@@ -774,11 +743,11 @@ func (a *API) putEventSelectors(ctx context.Context, c *awsapi.Call) (any, error
 func selectorError(err error) error {
 	var ie *selector.InvalidError
 	if errors.As(err, &ie) {
-		return awsapi.Errorf(CodeInvalidEventSelectors, "%s", ie.Message)
+		return awsapi.Errorf(awsapi.CodeInvalidEventSelectors, "%s", ie.Message)
 	}
 	var ii *selector.InvalidInsightError
 	if errors.As(err, &ii) {
-		return awsapi.Errorf(CodeInvalidInsightSelectors, "%s", ii.Message)
+		return awsapi.Errorf(awsapi.CodeInvalidInsightSelectors, "%s", ii.Message)
 	}
 	return err
 }
@@ -828,10 +797,10 @@ func (a *API) putInsightSelectors(ctx context.Context, c *awsapi.Call) (any, err
 		return nil, err
 	}
 	if req.EventDataStore != "" || req.InsightsDestination != "" {
-		return nil, awsapi.Errorf(CodeUnsupportedOperation, "Insights for event data stores are not supported; give TrailName.")
+		return nil, awsapi.Errorf(awsapi.CodeUnsupportedOperation, "Insights for event data stores are not supported; give TrailName.")
 	}
 	if req.InsightSelectors == nil {
-		return nil, awsapi.Errorf(CodeInvalidInsightSelectors, "InsightSelectors is required; an empty list turns Insights off.")
+		return nil, awsapi.Errorf(awsapi.CodeInvalidInsightSelectors, "InsightSelectors is required; an empty list turns Insights off.")
 	}
 	t, err := a.modify(c, func() (*Trail, error) { return a.find(c, req.TrailName, change, false) }, func(_, t *Trail) (bool, error) {
 		if err := selector.ValidateInsight(*req.InsightSelectors, t.EventSelectors, t.AdvancedEventSelectors); err != nil {
@@ -859,7 +828,7 @@ func (a *API) getInsightSelectors(ctx context.Context, c *awsapi.Call) (any, err
 		return nil, err
 	}
 	if req.EventDataStore != "" {
-		return nil, awsapi.Errorf(CodeUnsupportedOperation, "Insights for event data stores are not supported; give TrailName.")
+		return nil, awsapi.Errorf(awsapi.CodeUnsupportedOperation, "Insights for event data stores are not supported; give TrailName.")
 	}
 	s := a.Store
 	s.mu.RLock()
@@ -869,7 +838,7 @@ func (a *API) getInsightSelectors(ctx context.Context, c *awsapi.Call) (any, err
 		return nil, err
 	}
 	if len(t.InsightSelectors) == 0 {
-		return nil, awsapi.Errorf(CodeInsightNotEnabled, "Trail %s does not have Insights enabled.", t.ARN())
+		return nil, awsapi.Errorf(awsapi.CodeInsightNotEnabled, "Trail %s does not have Insights enabled.", t.ARN())
 	}
 	return map[string]any{"TrailARN": t.ARN(), "InsightSelectors": t.InsightSelectors}, nil
 }
@@ -886,21 +855,21 @@ type tagsRequest struct {
 func (a *API) tagged(c *awsapi.Call, id string, acc access) (*Trail, error) {
 	p, ok := parseARN(id)
 	if !ok {
-		return nil, awsapi.Errorf(CodeARNInvalid, "ARN %s is not a valid trail ARN. A trail ARN looks like arn:aws:cloudtrail:us-east-2:123456789012:trail/MyTrail.", id)
+		return nil, awsapi.Errorf(awsapi.CodeCloudTrailARNInvalid, "ARN %s is not a valid trail ARN. A trail ARN looks like arn:aws:cloudtrail:us-east-2:123456789012:trail/MyTrail.", id)
 	}
 	if p.Account != c.AccountID {
-		return nil, awsapi.Errorf(CodeARNInvalid, "AccountID in ARN is wrong, you can only access resources with AccountID %s.", c.AccountID)
+		return nil, awsapi.Errorf(awsapi.CodeCloudTrailARNInvalid, "AccountID in ARN is wrong, you can only access resources with AccountID %s.", c.AccountID)
 	}
 	if p.Region != c.Region {
 		if t, ok := a.Store.trails[id]; ok && t.IsMultiRegionTrail && acc == change {
-			return nil, awsapi.Errorf(CodeInvalidHomeRegion, "The trail %s can only be changed in its home region %s, not in %s.", id, t.HomeRegion, c.Region)
+			return nil, awsapi.Errorf(awsapi.CodeInvalidHomeRegion, "The trail %s can only be changed in its home region %s, not in %s.", id, t.HomeRegion, c.Region)
 		}
-		return nil, awsapi.Errorf(CodeARNInvalid, "Region in ARN is wrong, you can only access resources in region %s.", c.Region)
+		return nil, awsapi.Errorf(awsapi.CodeCloudTrailARNInvalid, "Region in ARN is wrong, you can only access resources in region %s.", c.Region)
 	}
 	t, err := a.find(c, id, acc, false)
 	var ae *awsapi.Error
-	if errors.As(err, &ae) && ae.Code == CodeTrailNotFound {
-		return nil, awsapi.Errorf(CodeResourceNotFound, "Resource not found: %s", id)
+	if errors.As(err, &ae) && ae.Code == awsapi.CodeTrailNotFound {
+		return nil, awsapi.Errorf(awsapi.CodeResourceNotFound, "Resource not found: %s", id)
 	}
 	return t, err
 }
@@ -909,15 +878,15 @@ func validateTags(have, add []Tag) error {
 	for _, tg := range add {
 		switch {
 		case len(tg.Key) < 1 || len(tg.Key) > 128:
-			return awsapi.Errorf(CodeInvalidTag, "Tag key must be between 1 and 128 characters long: %q", tg.Key)
+			return awsapi.Errorf(awsapi.CodeInvalidTagParameter, "Tag key must be between 1 and 128 characters long: %q", tg.Key)
 		case len(tg.Value) > 256:
-			return awsapi.Errorf(CodeInvalidTag, "Tag value must be at most 256 characters long (key %s).", tg.Key)
+			return awsapi.Errorf(awsapi.CodeInvalidTagParameter, "Tag value must be at most 256 characters long (key %s).", tg.Key)
 		case strings.HasPrefix(strings.ToLower(tg.Key), "aws:"):
-			return awsapi.Errorf(CodeInvalidTag, "Tag keys beginning with aws: are reserved: %s", tg.Key)
+			return awsapi.Errorf(awsapi.CodeInvalidTagParameter, "Tag keys beginning with aws: are reserved: %s", tg.Key)
 		}
 	}
 	if len(mergeTags(have, add)) > MaxTags {
-		return awsapi.Errorf(CodeTagsLimit, "The number of tags per trail has exceeded the permitted amount. Currently, the limit is %d.", MaxTags)
+		return awsapi.Errorf(awsapi.CodeTagsLimitExceeded, "The number of tags per trail has exceeded the permitted amount. Currently, the limit is %d.", MaxTags)
 	}
 	return nil
 }
@@ -986,7 +955,7 @@ func (a *API) listTags(ctx context.Context, c *awsapi.Call) (any, error) {
 		return nil, err
 	}
 	if len(req.ResourceIdList) > maxListTagsIDs {
-		return nil, awsapi.Errorf(CodeInvalidParameter, "ResourceIdList can hold at most %d ARNs; it holds %d.", maxListTagsIDs, len(req.ResourceIdList))
+		return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "ResourceIdList can hold at most %d ARNs; it holds %d.", maxListTagsIDs, len(req.ResourceIdList))
 	}
 	s := a.Store
 	s.mu.RLock()

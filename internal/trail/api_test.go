@@ -94,15 +94,15 @@ func TestListTrailsPages(t *testing.T) {
 	if fmt.Sprint(names) != "[trail-0 trail-1 trail-2 trail-3 trail-4]" {
 		t.Fatalf("pages held %v", names)
 	}
-	if _, err := call(t, a, "us-east-1", "ListTrails", map[string]any{"NextToken": "!!"}); code(err) != CodeInvalidNextToken {
+	if _, err := call(t, a, "us-east-1", "ListTrails", map[string]any{"NextToken": "!!"}); code(err) != awsapi.CodeInvalidNextToken {
 		t.Fatalf("a bad token: %v", err)
 	}
 	// A sixth trail is refused, and so is a multi-Region trail elsewhere
 	// whose shadow would be the sixth here.
-	if _, err := call(t, a, "us-east-1", "CreateTrail", map[string]any{"Name": "trail-5", "S3BucketName": "b"}); code(err) != CodeMaxTrails {
+	if _, err := call(t, a, "us-east-1", "CreateTrail", map[string]any{"Name": "trail-5", "S3BucketName": "b"}); code(err) != awsapi.CodeMaximumNumberOfTrailsExceeded {
 		t.Fatalf("a sixth trail: %v", err)
 	}
-	if _, err := call(t, a, "eu-west-1", "CreateTrail", map[string]any{"Name": "everywhere", "S3BucketName": "b", "IsMultiRegionTrail": true}); code(err) != CodeMaxTrails {
+	if _, err := call(t, a, "eu-west-1", "CreateTrail", map[string]any{"Name": "everywhere", "S3BucketName": "b", "IsMultiRegionTrail": true}); code(err) != awsapi.CodeMaximumNumberOfTrailsExceeded {
 		t.Fatalf("a multi-Region trail whose shadow would be the sixth: %v", err)
 	}
 }
@@ -114,14 +114,14 @@ func TestTagsStayInTheirRegion(t *testing.T) {
 		t.Fatal(err)
 	}
 	arn := out["TrailARN"].(string)
-	if _, err := call(t, a, "us-east-1", "ListTags", map[string]any{"ResourceIdList": []string{arn}}); code(err) != CodeARNInvalid {
+	if _, err := call(t, a, "us-east-1", "ListTags", map[string]any{"ResourceIdList": []string{arn}}); code(err) != awsapi.CodeCloudTrailARNInvalid {
 		t.Fatalf("ListTags of a shadow: %v", err)
 	}
-	if _, err := call(t, a, "us-east-1", "AddTags", map[string]any{"ResourceId": arn, "TagsList": []Tag{{Key: "k"}}}); code(err) != CodeInvalidHomeRegion {
+	if _, err := call(t, a, "us-east-1", "AddTags", map[string]any{"ResourceId": arn, "TagsList": []Tag{{Key: "k"}}}); code(err) != awsapi.CodeInvalidHomeRegion {
 		t.Fatalf("AddTags on a shadow: %v", err)
 	}
 	other := "arn:aws:cloudtrail:us-west-2:999999999999:trail/everywhere"
-	if _, err := call(t, a, "us-west-2", "ListTags", map[string]any{"ResourceIdList": []string{other}}); code(err) != CodeARNInvalid {
+	if _, err := call(t, a, "us-west-2", "ListTags", map[string]any{"ResourceIdList": []string{other}}); code(err) != awsapi.CodeCloudTrailARNInvalid {
 		t.Fatalf("ListTags of another account's ARN: %v", err)
 	}
 	got, err := call(t, a, "us-west-2", "ListTags", map[string]any{"ResourceIdList": []string{arn}})

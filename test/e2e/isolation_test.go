@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/cairn-audit/cairn/internal/awsapi"
 	"sort"
 	"testing"
 	"time"
@@ -519,7 +520,7 @@ func TestTenantIsolation(t *testing.T) {
 		}
 		var denied []int
 		for _, f := range resp.Failed {
-			if f.ErrorCode != ingest.CodeAccessDenied {
+			if f.ErrorCode != awsapi.CodeRecordAccessDenied {
 				t.Errorf("%s PutEvents: record %d failed with %s (%s), want AccessDenied", pc.who, f.Index, f.ErrorCode, f.ErrorMessage)
 			}
 			denied = append(denied, f.Index)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/cairn-audit/cairn/internal/awsapi"
 	"io"
 	"log/slog"
 	"net/http"
@@ -69,7 +70,7 @@ func TestHostileRecordDoesNotStopOrganizationTrail(t *testing.T) {
 	}
 	for i, f := range resp.Failed {
 		want := []int{0, 2, 3}[i]
-		if f.Index != want || f.ErrorCode != ingest.CodeInvalidRecord || f.ErrorMessage == "" {
+		if f.Index != want || f.ErrorCode != awsapi.CodeInvalidRecord || f.ErrorMessage == "" {
 			t.Errorf("failure %d: %+v, want index %d InvalidRecord", i, f, want)
 		}
 	}
