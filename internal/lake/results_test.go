@@ -184,3 +184,23 @@ func TestQueriesKeptAcrossRestarts(t *testing.T) {
 		t.Errorf("after expiry: %v, results %v, saved %v", again.byID, left, saved)
 	}
 }
+
+// FuzzRowToken: a GetQueryResults NextToken is accepted only as the
+// "page-N" that GetQueryResults itself makes, with N within the result.
+func FuzzRowToken(f *testing.F) {
+	for _, s := range []string{"", "page-0", "page-1000", "page-3600", "page-3601", "page--1", "page-01", "page-+5", "page-", "1500", "page-9223372036854775808"} {
+		f.Add(s, int64(3600))
+	}
+	f.Fuzz(func(t *testing.T, token string, total int64) {
+		if total < 0 {
+			total = -(total + 1)
+		}
+		n, err := rowToken(token, total)
+		if err != nil {
+			return
+		}
+		if n < 0 || n > total || token != "" && token != "page-"+fmt.Sprint(n) {
+			t.Fatalf("%q (of %d) accepted as row %d", token, total, n)
+		}
+	})
+}
