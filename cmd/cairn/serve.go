@@ -28,6 +28,8 @@ func runServe(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Lake.MemoryLimit, "lake-memory-limit", cfg.Lake.MemoryLimit, "memory of each account's Lake database (DuckDB memory_limit)")
 	fs.IntVar(&cfg.Lake.Threads, "lake-threads", cfg.Lake.Threads, "cores each account's Lake queries may use (DuckDB threads)")
 	fs.StringVar(&cfg.Lake.MaxTempDirectorySize, "lake-spill-limit", cfg.Lake.MaxTempDirectorySize, "disk each account's Lake queries may spill to (DuckDB max_temp_directory_size)")
+	fs.Int64Var(&cfg.Lake.MaxResultRows, "lake-max-result-rows", cfg.Lake.MaxResultRows, "rows one Lake query may return; a larger result ends the query FAILED")
+	fs.Int64Var(&cfg.Lake.MaxResultBytes, "lake-max-result-bytes", cfg.Lake.MaxResultBytes, "bytes of text one Lake query's result may hold; a larger result ends the query FAILED")
 	fs.IntVar(&cfg.Lake.RunningQueries, "lake-running-queries", cfg.Lake.RunningQueries, "Lake queries of one account that run at once; more wait QUEUED, up to 10")
 	fs.IntVar(&cfg.ObjectLockDays, "object-lock-days", 0, "retain every delivered log and digest file this many days (S3 Object Lock, COMPLIANCE mode); new buckets get Object Lock, and buckets without it get no files")
 	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", "", "S3-compatible endpoint for trail buckets (credentials from CAIRN_S3_ACCESS_KEY_ID and CAIRN_S3_SECRET_ACCESS_KEY); without it buckets are directories under <data-dir>/buckets")

@@ -67,6 +67,9 @@ type DBOptions struct {
 	// the others wait QUEUED (up to MaxConcurrentQueries queued or
 	// running, as Lake allows).
 	RunningQueries int
+	// MaxResultRows and MaxResultBytes limit each query's result (see
+	// Queries); the package's MaxResultRows and MaxResultBytes if 0.
+	MaxResultRows, MaxResultBytes int64
 }
 
 // DefaultDBOptions are the limits cairn runs with: each account gets half
@@ -74,13 +77,17 @@ type DBOptions struct {
 // runs as many queries at once as it has threads.
 func DefaultDBOptions() DBOptions {
 	threads := max(1, runtime.NumCPU()/2)
-	return DBOptions{MemoryLimit: "1GiB", Threads: threads, MaxTempDirectorySize: "10GiB", RunningQueries: threads}
+	return DBOptions{MemoryLimit: "1GiB", Threads: threads, MaxTempDirectorySize: "10GiB", RunningQueries: threads,
+		MaxResultRows: MaxResultRows, MaxResultBytes: MaxResultBytes}
 }
 
 // Validate checks the options.
 func (o DBOptions) Validate() error {
 	if o.Threads < 1 || o.RunningQueries < 1 || o.RunningQueries > MaxConcurrentQueries {
 		return fmt.Errorf("lake database options: threads must be at least 1, running queries 1 to %d", MaxConcurrentQueries)
+	}
+	if o.MaxResultRows < 0 || o.MaxResultBytes < 0 {
+		return fmt.Errorf("lake database options: result limits must not be negative")
 	}
 	if !sizePattern.MatchString(o.MemoryLimit) || !sizePattern.MatchString(o.MaxTempDirectorySize) {
 		return fmt.Errorf("lake database options: sizes are like 512MiB or 2GB, not %q and %q", o.MemoryLimit, o.MaxTempDirectorySize)

@@ -68,7 +68,7 @@ func resultFolder(prefix, account, queryID string, created time.Time) string {
 // deliver writes a finished query's results to its bucket as gzipped CSV
 // files (a header line, then the rows; NULL as an empty field), each at
 // most 50 MB before compression, and returns the delivery status.
-func (q *Queries) deliver(r *query, cols []string, rows [][]*string) string {
+func (q *Queries) deliver(r *query, cols []string) string {
 	d := r.delivery
 	st, err := q.Buckets.Store(d.bucket)
 	if err != nil {
@@ -92,20 +92,29 @@ func (q *Queries) deliver(r *query, cols []string, rows [][]*string) string {
 	}
 	w.Write(cols)
 	fields := make([]string, len(cols))
-	for _, row := range rows {
-		for i, v := range row {
-			fields[i] = ""
-			if v != nil {
-				fields[i] = *v
+	r.mu.Lock()
+	dir, total := r.resDir, r.total
+	r.mu.Unlock()
+	err = eachResultPage(dir, total, func(rows [][]*string) error {
+		for _, row := range rows {
+			for i := range fields {
+				fields[i] = ""
+				if i < len(row) && row[i] != nil {
+					fields[i] = *row[i]
+				}
+			}
+			w.Write(fields)
+			if raw.Len() >= maxDeliveredFileRawBytes {
+				if err := flush(); err != nil {
+					return err
+				}
+				w.Write(cols)
 			}
 		}
-		w.Write(fields)
-		if raw.Len() >= maxDeliveredFileRawBytes {
-			if err := flush(); err != nil {
-				return deliveryFailure(err)
-			}
-			w.Write(cols)
-		}
+		return nil
+	})
+	if err != nil {
+		return deliveryFailure(err)
 	}
 	if err := flush(); err != nil {
 		return deliveryFailure(err)

@@ -5,10 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cairn-audit/cairn/internal/event"
 )
 
 // Queries and imports are kept in memory while they run and written to a
@@ -83,7 +88,10 @@ type savedQuery struct {
 	Created                        time.Time
 	Status, ErrMsg                 string
 	Columns                        []string
-	Rows                           [][]*string
+	Total                          int64 // rows of the result, kept in pages under Queries.ResultsDir
+	// Rows is where servers before paged results kept the whole
+	// result; Load moves it to pages.
+	Rows                           [][]*string `json:",omitempty"`
 	Scanned, Bytes, ExecMillis     int64
 	DeliveryURI, DeliveryBucket    string
 	DeliveryPrefix, DeliveryStatus string
@@ -97,7 +105,7 @@ func (q *Queries) save(r *query) {
 	}
 	r.mu.Lock()
 	s := savedQuery{ID: r.ID, Account: r.Account, Region: r.Region, Statement: r.Statement, Stores: r.Stores, Created: r.Created,
-		Status: r.status, ErrMsg: r.errMsg, Columns: r.columns, Rows: r.rows, Scanned: r.scanned, Bytes: r.bytes, ExecMillis: r.execMillis}
+		Status: r.status, ErrMsg: r.errMsg, Columns: r.columns, Total: r.total, Scanned: r.scanned, Bytes: r.bytes, ExecMillis: r.execMillis}
 	if d := r.delivery; d != nil {
 		s.DeliveryURI, s.DeliveryBucket, s.DeliveryPrefix, s.DeliveryStatus = d.uri, d.bucket, d.prefix, d.status
 	}
@@ -107,32 +115,103 @@ func (q *Queries) save(r *query) {
 	}
 }
 
-// Load reads the queries of the last 7 days that earlier runs saved.
+// Load reads what earlier runs saved of the queries of the last 7 days:
+// their status and statistics, not their results, which stay on disk
+// until GetQueryResults asks for a page. A result saved whole, as
+// servers before paged results did, is moved to pages, one query at a
+// time. Results of queries no longer kept are removed.
 func (q *Queries) Load() error {
 	if q.Dir == "" {
 		return nil
 	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.byID == nil {
-		q.byID = map[string]*query{}
-	}
-	return eachSaved(q.Dir, func(p string) (bool, error) {
+	loaded := map[string]*query{}
+	err := eachSaved(q.Dir, func(p string) (bool, error) {
 		var s savedQuery
 		if err := readJSONGz(p, &s); err != nil {
 			return false, err
 		}
+		if _, err := uuid.Parse(s.ID); err != nil || !event.ValidAccountID(s.Account) {
+			return false, errors.New("not a saved query")
+		}
+		dir, err := q.resultsDir(s.Account, s.ID)
+		if err != nil {
+			return true, err
+		}
 		if q.now().Sub(s.Created) > queryKept {
+			os.RemoveAll(dir)
 			return false, nil
 		}
 		r := &query{ID: s.ID, Account: s.Account, Region: s.Region, Statement: s.Statement, Stores: s.Stores, Created: s.Created,
-			status: s.Status, errMsg: s.ErrMsg, columns: s.Columns, rows: s.Rows, scanned: s.Scanned, bytes: s.Bytes, execMillis: s.ExecMillis}
+			status: s.Status, errMsg: s.ErrMsg, columns: s.Columns, total: s.Total, scanned: s.Scanned, bytes: s.Bytes, execMillis: s.ExecMillis}
+		if s.Status == QueryFinished {
+			r.resDir = dir
+			if s.Rows != nil {
+				if err := q.convertSaved(p, &s, dir); err != nil {
+					return false, err
+				}
+				r.total = s.Total
+			}
+		}
 		if s.DeliveryURI != "" {
 			r.delivery = &delivery{uri: s.DeliveryURI, bucket: s.DeliveryBucket, prefix: s.DeliveryPrefix, status: s.DeliveryStatus}
 		}
-		q.byID[r.ID] = r
+		loaded[r.ID] = r
 		return true, nil
 	})
+	q.mu.Lock()
+	if q.byID == nil {
+		q.byID = map[string]*query{}
+	}
+	for id, r := range loaded {
+		q.byID[id] = r
+	}
+	q.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	q.removeOrphanResults(loaded)
+	return nil
+}
+
+// convertSaved moves the rows of a query saved whole at path to pages
+// in dir and saves the query again without them.
+func (q *Queries) convertSaved(path string, s *savedQuery, dir string) error {
+	os.RemoveAll(dir)
+	w := &resultWriter{dir: dir, maxRows: int64(len(s.Rows)), maxText: math.MaxInt64}
+	for _, row := range s.Rows {
+		if err := w.add(row); err != nil {
+			return err
+		}
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	s.Rows, s.Total = nil, w.rows
+	if err := writeJSONGz(path, s); err != nil {
+		return err
+	}
+	if q.Log != nil {
+		q.Log.Info("query results moved to pages", "query", s.ID, "rows", s.Total)
+	}
+	return nil
+}
+
+// removeOrphanResults removes the result folders of queries that are not
+// kept: those that were running when the server stopped, or whose saved
+// query could not be read.
+func (q *Queries) removeOrphanResults(kept map[string]*query) {
+	if q.ResultsDir == "" {
+		return
+	}
+	accounts, _ := os.ReadDir(q.ResultsDir)
+	for _, a := range accounts {
+		ids, _ := os.ReadDir(filepath.Join(q.ResultsDir, a.Name()))
+		for _, id := range ids {
+			if r := kept[id.Name()]; r == nil || r.Account != a.Name() || r.resDir == "" {
+				os.RemoveAll(filepath.Join(q.ResultsDir, a.Name(), id.Name()))
+			}
+		}
+	}
 }
 
 type savedImport struct {

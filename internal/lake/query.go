@@ -1,11 +1,14 @@
 package lake
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,7 +51,8 @@ type query struct {
 	status     string
 	errMsg     string
 	columns    []string
-	rows       [][]*string
+	total      int64  // rows of the result, on disk in pages under resDir
+	resDir     string // "" until the query has results
 	scanned    int64
 	bytes      int64 // BytesScanned
 	execMillis int64
@@ -65,6 +69,12 @@ type Queries struct {
 	Buckets ImportBuckets
 	// Dir, if set, is where ended queries are kept across restarts.
 	Dir string
+	// ResultsDir is where results are written, a folder per account and
+	// query; a temporary folder, removed by Close, if "".
+	ResultsDir string
+	// MaxResultRows and MaxResultBytes limit each query's result
+	// (MaxResultRows and MaxResultBytes if 0).
+	MaxResultRows, MaxResultBytes int64
 	// Timeout is when a query is stopped, TIMED_OUT (QueryTimeout if 0);
 	// it counts from StartQuery, queued or running.
 	Timeout time.Duration
@@ -74,6 +84,7 @@ type Queries struct {
 	mu      sync.Mutex
 	byID    map[string]*query
 	closed  bool
+	tmp     string // the temporary ResultsDir
 }
 
 func (q *Queries) now() time.Time {
@@ -96,6 +107,27 @@ func (q *Queries) Close() {
 	}
 	q.mu.Unlock()
 	q.wg.Wait()
+	if q.tmp != "" {
+		os.RemoveAll(q.tmp)
+	}
+}
+
+// resultsDir is where query id of account keeps its result pages.
+func (q *Queries) resultsDir(account, id string) (string, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	root := q.ResultsDir
+	if root == "" {
+		if q.tmp == "" {
+			t, err := os.MkdirTemp("", "cairn-lake-results-")
+			if err != nil {
+				return "", err
+			}
+			q.tmp = t
+		}
+		root = q.tmp
+	}
+	return filepath.Join(root, account, id), nil
 }
 
 // Ops returns the query operations.
@@ -225,11 +257,21 @@ func (r *query) state() string {
 	return r.status
 }
 
-// prune forgets queries older than 7 days; q.mu is held.
+// prune forgets queries older than 7 days and removes their files;
+// q.mu is held.
 func (q *Queries) prune() {
 	for id, r := range q.byID {
 		if q.now().Sub(r.Created) > queryKept && r.state() != QueryRunning && r.state() != QueryQueued {
 			delete(q.byID, id)
+			r.mu.Lock()
+			dir := r.resDir
+			r.mu.Unlock()
+			if dir != "" {
+				os.RemoveAll(dir)
+			}
+			if q.Dir != "" {
+				os.Remove(filepath.Join(q.Dir, id+".json.gz"))
+			}
 		}
 	}
 }
@@ -274,7 +316,15 @@ func (q *Queries) run(ctx context.Context, db *DB, r *query, sqlText string, nam
 		}
 	}
 	bytesScanned := db.bytesOf(ctx, scanned)
-	cols, rows, err := fetch(ctx, db.SQL(), sqlText)
+	dir, err := q.resultsDir(r.Account, r.ID)
+	w := &resultWriter{dir: dir, maxRows: cmp.Or(q.MaxResultRows, MaxResultRows), maxText: cmp.Or(q.MaxResultBytes, MaxResultBytes)}
+	var cols []string
+	if err == nil {
+		cols, err = fetchEach(ctx, db.SQL(), sqlText, w.add)
+	}
+	if err == nil {
+		err = w.flush()
+	}
 	r.mu.Lock()
 	r.execMillis = time.Since(start).Milliseconds()
 	r.scanned, r.bytes = scanned, bytesScanned
@@ -282,16 +332,22 @@ func (q *Queries) run(ctx context.Context, db *DB, r *query, sqlText string, nam
 	case r.status == QueryCancelled:
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		r.status, r.errMsg = QueryTimedOut, "The query ran longer than the time allowed."
+	case errors.Is(err, errResultTooLarge):
+		r.status, r.errMsg = QueryFailed, fmt.Sprintf("The query result is larger than the %d rows or %d bytes a query may return. Narrow the query (WHERE, LIMIT) and run it again.", w.maxRows, w.maxText)
 	case err != nil:
 		r.status, r.errMsg = QueryFailed, queryFailure(err)
 	default:
 		if len(names) == len(cols) {
 			cols = names
 		}
-		r.status, r.columns, r.rows = QueryFinished, cols, rows
+		r.status, r.columns, r.total, r.resDir = QueryFinished, cols, w.rows, dir
 	}
 	status, d := r.status, r.delivery
 	r.mu.Unlock()
+	if status != QueryFinished && dir != "" {
+		// A result that did not finish is not shown: its pages go.
+		os.RemoveAll(dir)
+	}
 	if d == nil {
 		return
 	}
@@ -300,7 +356,7 @@ func (q *Queries) run(ctx context.Context, db *DB, r *query, sqlText string, nam
 	result := DeliveryFailed
 	switch status {
 	case QueryFinished:
-		result = q.deliver(r, cols, rows)
+		result = q.deliver(r, cols)
 	case QueryCancelled:
 		result = DeliveryCancelled
 	}
@@ -323,16 +379,29 @@ type queryer interface {
 
 // fetch runs sqlText and returns its column names and its rows as text.
 func fetch(ctx context.Context, db queryer, sqlText string) ([]string, [][]*string, error) {
-	rs, err := db.QueryContext(ctx, sqlText)
+	var out [][]*string
+	cols, err := fetchEach(ctx, db, sqlText, func(row []*string) error {
+		out = append(out, row)
+		return nil
+	})
 	if err != nil {
 		return nil, nil, err
+	}
+	return cols, out, nil
+}
+
+// fetchEach runs sqlText, gives each row as text to add as it comes and
+// returns the column names.
+func fetchEach(ctx context.Context, db queryer, sqlText string, add func([]*string) error) ([]string, error) {
+	rs, err := db.QueryContext(ctx, sqlText)
+	if err != nil {
+		return nil, err
 	}
 	defer rs.Close()
 	cols, err := rs.Columns()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var out [][]*string
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
@@ -340,7 +409,7 @@ func fetch(ctx context.Context, db queryer, sqlText string) ([]string, [][]*stri
 	}
 	for rs.Next() {
 		if err := rs.Scan(ptrs...); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		row := make([]*string, len(cols))
 		for i, v := range vals {
@@ -349,9 +418,11 @@ func fetch(ctx context.Context, db queryer, sqlText string) ([]string, [][]*stri
 				row[i] = &s
 			}
 		}
-		out = append(out, row)
+		if err := add(row); err != nil {
+			return nil, err
+		}
 	}
-	return cols, out, rs.Err()
+	return cols, rs.Err()
 }
 
 func (q *Queries) get(c *awsapi.Call, id string) (*query, error) {
@@ -397,7 +468,7 @@ func (q *Queries) describe(ctx context.Context, c *awsapi.Call) (any, error) {
 		DeliveryS3Uri   string `json:",omitempty"`
 		DeliveryStatus  string `json:",omitempty"`
 	}{QueryId: r.ID, QueryString: r.Statement, QueryStatus: r.status, QueryStatistics: queryStats{
-		EventsMatched: int64(len(r.rows)), EventsScanned: r.scanned, BytesScanned: r.bytes, ExecutionTimeInMillis: r.execMillis,
+		EventsMatched: r.total, EventsScanned: r.scanned, BytesScanned: r.bytes, ExecutionTimeInMillis: r.execMillis,
 		CreationTime: awsapi.Time{Time: r.Created},
 	}, ErrorMessage: r.errMsg}
 	if r.delivery != nil {
@@ -426,8 +497,9 @@ func (q *Queries) results(ctx context.Context, c *awsapi.Call) (any, error) {
 		return nil, err
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	rows, next, err := page(r.rows, req.NextToken, max)
+	status, errMsg, columns, total, dir, bytesScanned := r.status, r.errMsg, r.columns, r.total, r.resDir, r.bytes
+	r.mu.Unlock()
+	from, err := rowToken(req.NextToken, total)
 	if err != nil {
 		return nil, err
 	}
@@ -442,17 +514,26 @@ func (q *Queries) results(ctx context.Context, c *awsapi.Call) (any, error) {
 		QueryResultRows [][]map[string]*string
 		NextToken       string `json:",omitempty"`
 		ErrorMessage    string `json:",omitempty"`
-	}{QueryStatus: r.status, ErrorMessage: r.errMsg, QueryResultRows: [][]map[string]*string{}}
-	if r.status == QueryFinished {
+	}{QueryStatus: status, ErrorMessage: errMsg, QueryResultRows: [][]map[string]*string{}}
+	if status == QueryFinished {
+		rows, err := readResult(dir, total, from, max)
+		if err != nil {
+			return nil, err
+		}
 		for _, row := range rows {
+			if len(row) != len(columns) {
+				return nil, errors.New("query results: a row does not match the columns")
+			}
 			cells := make([]map[string]*string, len(row))
 			for i, v := range row {
-				cells[i] = map[string]*string{r.columns[i]: v}
+				cells[i] = map[string]*string{columns[i]: v}
 			}
 			out.QueryResultRows = append(out.QueryResultRows, cells)
 		}
-		out.NextToken = next
-		out.QueryStatistics = stats{ResultsCount: len(rows), TotalResultsCount: len(r.rows), BytesScanned: r.bytes}
+		if end := from + int64(len(rows)); end < total {
+			out.NextToken = "page-" + strconv.FormatInt(end, 10)
+		}
+		out.QueryStatistics = stats{ResultsCount: len(rows), TotalResultsCount: int(total), BytesScanned: bytesScanned}
 	}
 	return out, nil
 }
@@ -565,6 +646,20 @@ func pageSize(v *int, code, name string) (int, error) {
 		return 0, awsapi.Errorf(code, "%s must be between 1 and 1000.", name)
 	}
 	return *v, nil
+}
+
+// rowToken is the row a GetQueryResults NextToken starts at, as page
+// makes them, for a result total rows long.
+func rowToken(token string, total int64) (int64, error) {
+	if token == "" {
+		return 0, nil
+	}
+	rest, ok := strings.CutPrefix(token, "page-")
+	n, err := strconv.ParseInt(rest, 10, 64)
+	if !ok || err != nil || n < 0 || n > total || strconv.FormatInt(n, 10) != rest {
+		return 0, awsapi.Errorf(awsapi.CodeInvalidNextToken, "Invalid NextToken.")
+	}
+	return n, nil
 }
 
 func page[T any](all []T, token string, max int) ([]T, string, error) {

@@ -47,7 +47,8 @@ func (s *Server) openLake(cfg Config, log *slog.Logger) error {
 		org, ok := s.orgs.Of(account)
 		return org.Management, ok
 	}}
-	s.queries = &lake.Queries{DBs: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log, Dir: filepath.Join(dir, "queries")}
+	s.queries = &lake.Queries{DBs: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log, Dir: filepath.Join(dir, "queries"), ResultsDir: filepath.Join(dir, "results"),
+		MaxResultRows: cfg.Lake.MaxResultRows, MaxResultBytes: cfg.Lake.MaxResultBytes}
 	s.imports = &lake.Imports{DBs: db, API: s.lakeAPI, Buckets: importBuckets{s.buckets}, Log: log, Dir: filepath.Join(dir, "imports")}
 	if err := s.queries.Load(); err != nil {
 		return fmt.Errorf("lake queries: %w", err)
