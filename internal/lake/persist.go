@@ -106,7 +106,7 @@ func (q *Queries) save(r *query) {
 	r.mu.Lock()
 	s := savedQuery{ID: r.ID, Account: r.Account, Region: r.Region, Statement: r.Statement, Stores: r.Stores, Created: r.Created,
 		Status: r.status, ErrMsg: r.errMsg, Columns: r.columns, Total: r.total, Scanned: r.scanned, Bytes: r.bytes, ExecMillis: r.execMillis}
-	if d := r.delivery; d != nil {
+	if d := r.copyTo; d != nil {
 		s.DeliveryURI, s.DeliveryBucket, s.DeliveryPrefix, s.DeliveryStatus = d.uri, d.bucket, d.prefix, d.status
 	}
 	r.mu.Unlock()
@@ -153,7 +153,7 @@ func (q *Queries) Load() error {
 			}
 		}
 		if s.DeliveryURI != "" {
-			r.delivery = &delivery{uri: s.DeliveryURI, bucket: s.DeliveryBucket, prefix: s.DeliveryPrefix, status: s.DeliveryStatus}
+			r.copyTo = &resultCopy{uri: s.DeliveryURI, bucket: s.DeliveryBucket, prefix: s.DeliveryPrefix, status: s.DeliveryStatus}
 		}
 		loaded[r.ID] = r
 		return true, nil

@@ -57,7 +57,7 @@ type query struct {
 	bytes      int64 // BytesScanned
 	execMillis int64
 	cancel     context.CancelFunc
-	delivery   *delivery     // nil without DeliveryS3Uri
+	copyTo     *resultCopy   // nil without DeliveryS3Uri
 	done       chan struct{} // closed once the query has ended and is saved; nil for one loaded
 }
 
@@ -154,10 +154,10 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 	if strings.TrimSpace(req.QueryStatement) == "" || len(req.QueryStatement) > maxStatement {
 		return nil, awsapi.Errorf(awsapi.CodeInvalidQueryStatement, "The query statement must be 1 to %d characters.", maxStatement)
 	}
-	var dl *delivery
+	var dl *resultCopy
 	if req.DeliveryS3Uri != "" {
 		var err error
-		if dl, err = q.checkDelivery(c, req.DeliveryS3Uri); err != nil {
+		if dl, err = q.checkResultCopy(c, req.DeliveryS3Uri); err != nil {
 			return nil, err
 		}
 	}
@@ -200,7 +200,7 @@ func (q *Queries) start(ctx context.Context, c *awsapi.Call) (any, error) {
 	}
 	sort.Strings(used)
 	r := &query{ID: uuid.NewString(), Account: c.AccountID, Region: c.Region, Statement: req.QueryStatement,
-		Stores: used, Created: q.now().UTC(), status: QueryQueued, delivery: dl, done: make(chan struct{})}
+		Stores: used, Created: q.now().UTC(), status: QueryQueued, copyTo: dl, done: make(chan struct{})}
 	q.mu.Lock()
 	if q.byID == nil {
 		q.byID = map[string]*query{}
@@ -292,8 +292,8 @@ func (q *Queries) run(ctx context.Context, db *DB, r *query, sqlText string, nam
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				r.status, r.errMsg = QueryTimedOut, "The query ran longer than the time allowed."
 			}
-			if r.delivery != nil {
-				r.delivery.status = DeliveryFailed
+			if r.copyTo != nil {
+				r.copyTo.status = DeliveryFailed
 			}
 		}
 		r.mu.Unlock()
@@ -342,7 +342,7 @@ func (q *Queries) run(ctx context.Context, db *DB, r *query, sqlText string, nam
 		}
 		r.status, r.columns, r.total, r.resDir = QueryFinished, cols, w.rows, dir
 	}
-	status, d := r.status, r.delivery
+	status, d := r.status, r.copyTo
 	r.mu.Unlock()
 	if status != QueryFinished && dir != "" {
 		// A result that did not finish is not shown: its pages go.
@@ -356,7 +356,7 @@ func (q *Queries) run(ctx context.Context, db *DB, r *query, sqlText string, nam
 	result := DeliveryFailed
 	switch status {
 	case QueryFinished:
-		result = q.deliver(r, cols)
+		result = q.copyResults(r, cols)
 	case QueryCancelled:
 		result = DeliveryCancelled
 	}
@@ -471,8 +471,8 @@ func (q *Queries) describe(ctx context.Context, c *awsapi.Call) (any, error) {
 		EventsMatched: r.total, EventsScanned: r.scanned, BytesScanned: r.bytes, ExecutionTimeInMillis: r.execMillis,
 		CreationTime: awsapi.Time{Time: r.Created},
 	}, ErrorMessage: r.errMsg}
-	if r.delivery != nil {
-		out.DeliveryS3Uri, out.DeliveryStatus = r.delivery.uri, r.delivery.status
+	if r.copyTo != nil {
+		out.DeliveryS3Uri, out.DeliveryStatus = r.copyTo.uri, r.copyTo.status
 	}
 	return out, nil
 }
@@ -553,8 +553,8 @@ func (q *Queries) cancelQuery(ctx context.Context, c *awsapi.Call) (any, error) 
 		return nil, awsapi.Errorf(awsapi.CodeInactiveQuery, "The specified query cannot be canceled because it is in the %s status.", r.status)
 	}
 	r.status = QueryCancelled
-	if r.delivery != nil {
-		r.delivery.status = DeliveryCancelled
+	if r.copyTo != nil {
+		r.copyTo.status = DeliveryCancelled
 	}
 	if r.cancel != nil {
 		r.cancel()

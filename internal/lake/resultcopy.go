@@ -29,15 +29,17 @@ const (
 	deliveredFileNameTemplate = "result_%d.csv.gz"
 )
 
-// delivery is where a query's results go: DeliveryS3Uri.
-type delivery struct {
+// resultCopy is where a copy of a query's results goes (StartQuery's
+// DeliveryS3Uri): gzipped CSV files in a bucket of the caller's. It is named
+// apart from trail delivery (internal/delivery), which it shares nothing with.
+type resultCopy struct {
 	uri, bucket, prefix string
 	status              string
 }
 
-// checkDelivery reads StartQuery's DeliveryS3Uri: s3://bucket[/prefix]
+// checkResultCopy reads StartQuery's DeliveryS3Uri: s3://bucket[/prefix]
 // of a bucket the caller owns.
-func (q *Queries) checkDelivery(c *awsapi.Call, uri string) (*delivery, error) {
+func (q *Queries) checkResultCopy(c *awsapi.Call, uri string) (*resultCopy, error) {
 	rest, ok := strings.CutPrefix(uri, "s3://")
 	if !ok || rest == "" {
 		return nil, awsapi.Errorf(awsapi.CodeInvalidParameter, "DeliveryS3Uri %q is not an s3://bucket/prefix URI.", uri)
@@ -56,7 +58,7 @@ func (q *Queries) checkDelivery(c *awsapi.Call, uri string) (*delivery, error) {
 	if owner != c.AccountID {
 		return nil, awsapi.Errorf(awsapi.CodeInsufficientS3BucketPolicy, "The bucket policy of %s does not let CloudTrail Lake write query results for account %s.", bucket, c.AccountID)
 	}
-	return &delivery{uri: uri, bucket: bucket, prefix: strings.Trim(prefix, "/"), status: DeliveryPending}, nil
+	return &resultCopy{uri: uri, bucket: bucket, prefix: strings.Trim(prefix, "/"), status: DeliveryPending}, nil
 }
 
 // resultFolder is where the results of a query made at created go under
@@ -68,8 +70,8 @@ func resultFolder(prefix, account, queryID string, created time.Time) string {
 // deliver writes a finished query's results to its bucket as gzipped CSV
 // files (a header line, then the rows; NULL as an empty field), each at
 // most 50 MB before compression, and returns the delivery status.
-func (q *Queries) deliver(r *query, cols []string) string {
-	d := r.delivery
+func (q *Queries) copyResults(r *query, cols []string) string {
+	d := r.copyTo
 	st, err := q.Buckets.Store(d.bucket)
 	if err != nil {
 		return DeliveryResourceNotFound
@@ -114,15 +116,15 @@ func (q *Queries) deliver(r *query, cols []string) string {
 		return nil
 	})
 	if err != nil {
-		return deliveryFailure(err)
+		return resultCopyFailure(err)
 	}
 	if err := flush(); err != nil {
-		return deliveryFailure(err)
+		return resultCopyFailure(err)
 	}
 	return DeliverySuccess
 }
 
-func deliveryFailure(err error) string {
+func resultCopyFailure(err error) string {
 	if errors.Is(err, objstore.ErrNoSuchBucket) || errors.Is(err, objstore.ErrNotFound) {
 		return DeliveryResourceNotFound
 	}
