@@ -3,7 +3,6 @@ package objstore
 import (
 	"context"
 	"errors"
-	"io"
 	"strings"
 
 	"github.com/cairn-audit/cairn/internal/awsapi"
@@ -276,27 +275,19 @@ func Ops(r *Registry) map[string]awsapi.Op {
 const MaxGetObjectBytes = safeio.MaxLogFileCompressed
 
 // getBounded reads an object of at most limit bytes; a larger one is
-// refused before its body is read (and checked again while reading, for a
-// backend whose listed size is stale).
+// refused, before its body is read when its listed size says so.
 func getBounded(ctx context.Context, st Store, bucket, key string, limit int64) (*Object, error) {
 	rd, err := st.Open(ctx, bucket, key)
 	if err != nil {
 		return nil, storeError(err)
 	}
-	defer rd.Body.Close()
-	tooLarge := awsapi.Errorf(awsapi.CodeInvalidRequest, "The object is larger than %d bytes; read it from the bucket itself.", limit)
-	if rd.Size > limit {
-		return nil, tooLarge
+	obj, err := rd.readAll(bucket, limit)
+	if errors.Is(err, errObjectTooLarge) {
+		return nil, awsapi.Errorf(awsapi.CodeInvalidRequest, "The object is larger than %d bytes; read it from the bucket itself.", limit)
 	}
-	body, err := io.ReadAll(io.LimitReader(rd.Body, limit+1))
 	if err != nil {
 		return nil, storeError(err)
 	}
-	if int64(len(body)) > limit {
-		return nil, tooLarge
-	}
-	obj := &Object{ObjectInfo: rd.ObjectInfo, Body: body, Metadata: rd.Metadata, ContentType: rd.ContentType, ContentEncoding: rd.ContentEncoding}
-	obj.Size = int64(len(body))
 	return obj, nil
 }
 

@@ -157,7 +157,7 @@ func (m *Mem) Get(ctx context.Context, bucket, key string) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.readAll(bucket)
+	return r.readAll(bucket, 0)
 }
 
 // Head implements Store.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 
@@ -24,12 +25,28 @@ type Reader struct {
 	ContentEncoding string
 }
 
-// readAll reads an opened object whole, for Get.
-func (r *Reader) readAll(bucket string) (*Object, error) {
+// errObjectTooLarge is readAll refusing an object over its limit.
+var errObjectTooLarge = errors.New("object is larger than the reader takes")
+
+// readAll reads an opened object whole, for Get. A limit above zero
+// refuses a larger object with errObjectTooLarge: before reading its body
+// when its listed size says so, and while reading in case that size is
+// stale.
+func (r *Reader) readAll(bucket string, limit int64) (*Object, error) {
 	defer r.Body.Close()
-	body, err := io.ReadAll(r.Body)
+	src := io.Reader(r.Body)
+	if limit > 0 {
+		if r.Size > limit {
+			return nil, errObjectTooLarge
+		}
+		src = io.LimitReader(r.Body, limit+1)
+	}
+	body, err := io.ReadAll(src)
 	if err != nil {
 		return nil, fmt.Errorf("get %s/%s: %w", bucket, r.Key, err)
+	}
+	if limit > 0 && int64(len(body)) > limit {
+		return nil, errObjectTooLarge
 	}
 	obj := &Object{ObjectInfo: r.ObjectInfo, Body: body, Metadata: r.Metadata, ContentType: r.ContentType, ContentEncoding: r.ContentEncoding}
 	obj.Size = int64(len(body))
