@@ -177,22 +177,25 @@ const (
 // CloudTrail does.
 const Hidden = "HIDDEN_DUE_TO_SECURITY_REASONS"
 
-// alwaysHidden are member names (ASCII lower case) whose values are
-// secrets in any operation of any service.
-var alwaysHidden = map[string]bool{
-	"secretaccesskey": true,
-	"sessiontoken":    true,
-	"securitytoken":   true,
-	"password":        true,
-	"privatekey":      true,
-	"clientsecret":    true,
-}
+// alwaysHidden are member names whose values are secrets in any
+// operation of any service.
+var alwaysHidden = []string{"SecretAccessKey", "SessionToken", "SecurityToken", "Password", "PrivateKey", "ClientSecret"}
 
 // hide returns what the audit record shows of member name's value v.
+// Names match as the request's decoder matches them (encoding/json folds
+// case, Unicode's simple folding included): any spelling a handler takes
+// for a member is hidden as that member is.
 func hide(name string, v any, redact map[string]Redaction) any {
-	how := redact[name]
-	if alwaysHidden[asciiLower(name)] {
-		how = HideValue
+	var how Redaction
+	for member, h := range redact {
+		if strings.EqualFold(member, name) {
+			how = h
+		}
+	}
+	for _, secret := range alwaysHidden {
+		if strings.EqualFold(secret, name) {
+			how = HideValue
+		}
 	}
 	switch how {
 	case HideValue:
@@ -219,15 +222,4 @@ func redactURL(s string) string {
 		out += "/" + Hidden
 	}
 	return out
-}
-
-// asciiLower folds ASCII letters only, so that no other character can
-// turn into a letter of a name it is compared with.
-func asciiLower(s string) string {
-	return strings.Map(func(r rune) rune {
-		if 'A' <= r && r <= 'Z' {
-			return r + 'a' - 'A'
-		}
-		return r
-	}, s)
 }

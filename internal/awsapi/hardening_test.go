@@ -180,8 +180,13 @@ func TestAuditRecordsHideSecrets(t *testing.T) {
 	if st, _, _ := call(t, ts.URL, "AKIATENANT", "tenant-secret", "us-east-1", "CloudTrail_20131101.Hook", `{"Webhook":"https://bot:pa55@hooks.example.com/services/T0/B0/XyZ?token=q1","ApiKey":"k-9","Name":"ops"}`, nil); st != 200 {
 		t.Fatalf("Hook: %d", st)
 	}
+	// Spellings the JSON decoder takes for the same members: other cases,
+	// and the KELVIN SIGN and long s it folds to k and s.
+	if st, _, _ := call(t, ts.URL, "AKIATENANT", "tenant-secret", "us-east-1", "CloudTrail_20131101.Hook", `{"webhook":"https://hooks.example.com/services/T1/B1/AbC","APIKEY":"k-8","PASSWORD":"hunter3","ſecretAccessKey":"s3cr3t-long-s","apiKey":"k-7"}`, nil); st != 200 {
+		t.Fatalf("Hook, other spellings: %d", st)
+	}
 	all, _ := json.Marshal(rec.recs)
-	for _, secret := range []string{"s3cr3t-minted", "hunter2", "tok-123", "pa55", "XyZ", "q1", "k-9"} {
+	for _, secret := range []string{"s3cr3t-minted", "hunter2", "tok-123", "pa55", "XyZ", "q1", "k-9", "AbC", "k-8", "hunter3", "s3cr3t-long-s", "k-7"} {
 		if strings.Contains(string(all), secret) {
 			t.Errorf("audit records show %q: %s", secret, all)
 		}
