@@ -190,8 +190,8 @@ func validScope(account, region string) error {
 		return ErrInvalidAccount
 	}
 	// The region becomes part of an ARN: a ':' would change which part
-	// the name is.
-	if region == "" || strings.Trim(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+	// the name is. It is held to the shape every record's awsRegion is.
+	if !event.ValidRegion(region) {
 		return ErrInvalidRegion
 	}
 	return nil
