@@ -530,9 +530,7 @@ func (q *Queries) results(ctx context.Context, c *awsapi.Call) (any, error) {
 			}
 			out.QueryResultRows = append(out.QueryResultRows, cells)
 		}
-		if end := from + int64(len(rows)); end < total {
-			out.NextToken = "page-" + strconv.FormatInt(end, 10)
-		}
+		out.NextToken = nextToken(from+int64(len(rows)), total)
 		out.QueryStatistics = stats{ResultsCount: len(rows), TotalResultsCount: int(total), BytesScanned: bytesScanned}
 	}
 	return out, nil
@@ -632,10 +630,6 @@ func (q *Queries) list(ctx context.Context, c *awsapi.Call) (any, error) {
 	}{append([]entry{}, items...), next}, nil
 }
 
-// page returns the page of all that token starts (the first page for
-// ""), at most max long, and the NextToken of the page after it ("" at
-// the end). Tokens are "page-N": at least the 4 characters the API's
-// model asks for.
 // pageSize is a MaxResults parameter's value, 1000 if it is not given;
 // out of 1 to 1000 it is refused with code.
 func pageSize(v *int, code, name string) (int, error) {
@@ -648,8 +642,9 @@ func pageSize(v *int, code, name string) (int, error) {
 	return *v, nil
 }
 
-// rowToken is the row a GetQueryResults NextToken starts at, as page
-// makes them, for a result total rows long.
+// rowToken is the row a NextToken starts at, as nextToken makes them,
+// for a result or list total rows long. Only the exact token issued is
+// taken.
 func rowToken(token string, total int64) (int64, error) {
 	if token == "" {
 		return 0, nil
@@ -662,22 +657,26 @@ func rowToken(token string, total int64) (int64, error) {
 	return n, nil
 }
 
+// nextToken is the NextToken of a page that ends at row end of total
+// rows: "" at the end.
+func nextToken(end, total int64) string {
+	if end >= total {
+		return ""
+	}
+	return "page-" + strconv.FormatInt(end, 10)
+}
+
+// page returns the page of all that token starts (the first page for
+// ""), at most max long, and the NextToken of the page after it ("" at
+// the end). Tokens are "page-N": at least the 4 characters the API's
+// model asks for.
 func page[T any](all []T, token string, max int) ([]T, string, error) {
-	start := 0
-	if token != "" {
-		rest, ok := strings.CutPrefix(token, "page-")
-		n, err := strconv.Atoi(rest)
-		if !ok || err != nil || n < 0 || n > len(all) {
-			return nil, "", awsapi.Errorf(awsapi.CodeInvalidNextToken, "Invalid NextToken.")
-		}
-		start = n
+	start, err := rowToken(token, int64(len(all)))
+	if err != nil {
+		return nil, "", err
 	}
-	end := min(start+max, len(all))
-	next := ""
-	if end < len(all) {
-		next = "page-" + strconv.Itoa(end)
-	}
-	return all[start:end:end], next, nil
+	end := min(int(start)+max, len(all))
+	return all[start:end:end], nextToken(int64(end), int64(len(all))), nil
 }
 
 // Format writes a query result value as CloudTrail Lake shows it: Trino's
