@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -262,14 +263,14 @@ func (n *Notifier) post(ctx context.Context, j job) (time.Duration, error) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tp.Webhook, bytes.NewReader(j.body))
 	if err != nil {
-		return 0, permanent{err}
+		return 0, permanent{withoutURL(err)}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "cairn")
 	req.Header.Set("X-Cairn-Topic-Arn", tp.ARN)
 	resp, err := n.client.Do(req)
 	if err != nil {
-		return 0, &unreachable{cause: err}
+		return 0, &unreachable{cause: withoutURL(err)}
 	}
 	// Read what is left so that the connection can carry the next one.
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -287,6 +288,22 @@ type unreachable struct{ cause error }
 
 func (u *unreachable) Error() string        { return ErrUnreachable.Error() }
 func (u *unreachable) Is(target error) bool { return target == ErrUnreachable }
+
+// withoutURL drops the webhook's URL from an error of the HTTP client or
+// of URL parsing, keeping the operation, the host and the cause: a
+// webhook's path or query may be its credential (a Slack webhook's path
+// is), and errors reach the server's log.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	host := "webhook"
+	if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+		host = u.Host
+	}
+	return fmt.Errorf("%s %s: %w", ue.Op, host, ue.Err)
+}
 
 // cause returns what the server's log should say of err.
 func cause(err error) error {

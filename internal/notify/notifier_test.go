@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -354,5 +355,25 @@ func TestRetryAfter(t *testing.T) {
 		if want < 0 && got >= 0 || want >= 0 && got != want {
 			t.Errorf("retryAfter(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// TestErrorsKeepNoWebhookCredential: what the log says of a failed post
+// names the webhook's host, never its path or query, where webhook
+// services keep their tokens.
+func TestErrorsKeepNoWebhookCredential(t *testing.T) {
+	const hook = "https://hooks.example.com/services/T0/B0/s3cr3tT0k3n?token=q1"
+	_, parseErr := http.NewRequest(http.MethodPost, hook+"\x7f", nil)
+	if parseErr == nil {
+		t.Fatal("a URL with a control character parsed")
+	}
+	for _, e := range []error{parseErr, &url.Error{Op: "Post", URL: hook, Err: errors.New("dial tcp: connection refused")}} {
+		got := withoutURL(e).Error()
+		if strings.Contains(got, "s3cr3tT0k3n") || strings.Contains(got, "q1") {
+			t.Errorf("withoutURL(%v) = %q", e, got)
+		}
+	}
+	if got := withoutURL(&url.Error{Op: "Post", URL: hook, Err: errors.New("refused")}).Error(); got != "Post hooks.example.com: refused" {
+		t.Errorf("withoutURL = %q", got)
 	}
 }
