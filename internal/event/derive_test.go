@@ -19,7 +19,7 @@ import (
 
 // realData is the shared set of real CloudTrail records, checked out beside
 // the repository. Tests that need it skip when it is absent.
-const realData = "../../../shared/data/cloudtrail-real"
+const realData = "../../testdata/cloudtrail-real"
 
 // realRecord is one record of the shared data set and the file it came from.
 type realRecord struct {

@@ -18,7 +18,7 @@ import (
 // project.
 func realArchive(t *testing.T) []json.RawMessage {
 	t.Helper()
-	root := filepath.Join("..", "..", "..", "shared", "data", "cloudtrail-real", "s3-layout")
+	root := filepath.Join("..", "..", "testdata", "cloudtrail-real", "s3-layout")
 	if _, err := os.Stat(root); err != nil {
 		if os.Getenv("CAIRN_REQUIRE_ALL") != "" {
 			t.Fatalf("the real data set is missing: %v", err)

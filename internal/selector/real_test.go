@@ -16,7 +16,7 @@ import (
 )
 
 // realData holds records AWS wrote, shared by the whole project.
-const realData = "../../../shared/data/cloudtrail-real"
+const realData = "../../testdata/cloudtrail-real"
 
 // loadRealRecords returns every record under realData: delivered log files
 // ({"Records":[...]}, gzipped or not) and NDJSON from log shippers.

@@ -49,12 +49,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// sharedData is the folder of real CloudTrail records beside the repository.
+// sharedData is the repository's folder of real CloudTrail records.
 func sharedData(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("CAIRN_SHARED_DATA")
 	if dir == "" {
-		dir = "../../../shared/data/cloudtrail-real"
+		dir = "../../testdata/cloudtrail-real"
 	}
 	if _, err := os.Stat(dir); err != nil {
 		if os.Getenv("CAIRN_REQUIRE_ALL") != "" {
